@@ -1,0 +1,1 @@
+"""Execboard's Python client and CLI (HTTP only; importable without Django)."""

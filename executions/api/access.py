@@ -1,0 +1,43 @@
+"""Project and execution lookups for API views, with the access rules of projects.access."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from rest_framework.exceptions import NotAuthenticated
+
+from executions.models import Execution
+from projects.access import check_access, project_for
+from projects.models import ApiToken, Project, Role
+
+
+def request_token(request) -> ApiToken | None:
+    return request.auth if isinstance(request.auth, ApiToken) else None
+
+
+def _require_login_to_write(request, role: str) -> None:
+    if role != Role.VIEWER and not request.user.is_authenticated:
+        raise NotAuthenticated("Writing needs an API token: 'Authorization: Token <key>'.")
+
+
+def api_project(request, slug, role: str = Role.VIEWER) -> Project:
+    _require_login_to_write(request, role)
+    if not isinstance(slug, str) or not slug:
+        raise Http404("No such project.")
+    return project_for(request.user, slug, role, token=request_token(request))
+
+
+def api_execution(request, execution_id: str, role: str = Role.VIEWER) -> Execution:
+    _require_login_to_write(request, role)
+    execution = Execution.objects.select_related("project").filter(pk=execution_id).first()
+    if execution is None:
+        raise Http404("No such execution.")
+    check_access(request.user, execution.project, role, token=request_token(request))
+    return execution
+
+
+def visible_projects(request):
+    token = request_token(request)
+    projects = Project.objects.visible_to(request.user)
+    if token is not None and token.projects.exists():
+        projects = projects.filter(pk__in=token.projects.all())
+    return projects

@@ -1,0 +1,292 @@
+"""Executions API: HTTP ↔ services and query code, nothing more."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from executions import services
+from executions.api import serializers as s
+from executions.api.access import api_execution, api_project, request_token, visible_projects
+from executions.errors import ExecboardError
+from executions.events import record_event
+from executions.metadata import execution_metadata, step_metadata
+from executions.models import Execution
+from executions.query import ListQuery
+from projects.models import Role
+
+
+def _body(request) -> dict:
+    if not isinstance(request.data, dict):
+        raise ExecboardError("The request body must be a JSON object.")
+    return request.data
+
+
+def _creator(request) -> dict:
+    token = request_token(request)
+    return {
+        "launched_by": request.user.get_username(),
+        "production_namespace": token.production_namespace if token else "",
+    }
+
+
+@extend_schema(
+    methods=["GET"],
+    parameters=[
+        OpenApiParameter("project", str),
+        OpenApiParameter("domain", str),
+        OpenApiParameter("phase", str, description="Comma-separated phases."),
+        OpenApiParameter("limit", int),
+        OpenApiParameter("cursor", str),
+    ],
+    responses=s.ExecutionPageSerializer,
+)
+@extend_schema(
+    methods=["POST"], request=s.ExecutionCreateSerializer, responses={201: s.ExecutionSerializer}
+)
+@api_view(["GET", "POST"])
+def execution_list(request):
+    if request.method == "POST":
+        body = _body(request)
+        unknown = set(body) - services.CREATE_FIELDS
+        if unknown:
+            raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        project = api_project(request, body.get("project"), Role.EDITOR)
+        fields = {k: v for k, v in body.items() if k != "project"}
+        execution = services.execution_create(project=project, **fields, **_creator(request))
+        data = s.ExecutionSerializer(execution, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    query = ListQuery.from_params(request.query_params)
+    if request.query_params.get("project"):
+        executions = Execution.objects.in_project(
+            api_project(request, request.query_params["project"])
+        )
+    else:
+        executions = Execution.objects.filter(project__in=visible_projects(request))
+    # select_related: each row's URL needs its project's slug (one query, not one per row).
+    rows, next_cursor = query.page(executions.select_related("project"))
+    return Response(
+        {
+            "results": s.ExecutionSerializer(rows, many=True, context={"request": request}).data,
+            "next": next_cursor.encode() if next_cursor else None,
+            "count": query.filter(executions).count(),
+            "count_is_estimate": False,
+        }
+    )
+
+
+@extend_schema(request=s.BulkCreateSerializer, responses={201: s.BulkCreateSerializer})
+@api_view(["POST"])
+def execution_bulk_create(request):
+    body = _body(request)
+    projects: dict = {}
+
+    def resolve_project(slug):
+        if slug not in projects:
+            projects[slug] = api_project(request, slug, Role.EDITOR)
+        return projects[slug]
+
+    created = services.executions_create_bulk(
+        items=body.get("executions"), resolve_project=resolve_project, **_creator(request)
+    )
+    data = s.ExecutionSerializer(created, many=True, context={"request": request}).data
+    return Response({"executions": data}, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(methods=["GET"], responses=s.ExecutionSerializer)
+@extend_schema(
+    methods=["PATCH"], request=s.DescriptionPatchSerializer, responses=s.ExecutionSerializer
+)
+@api_view(["GET", "PATCH"])
+def execution_detail(request, execution_id: str):
+    if request.method == "PATCH":
+        execution = api_execution(request, execution_id, Role.EDITOR)
+        body = _body(request)
+        unknown = set(body) - {"description", "description_version"}
+        if unknown:
+            raise ExecboardError(
+                f"Only the description can be changed here; unknown field(s): "
+                f"{', '.join(sorted(unknown))}."
+            )
+        if "description" not in body:
+            raise ExecboardError("description is required.", field="description")
+        execution = services.description_update(
+            execution_id=execution.pk,
+            text=body["description"],
+            expected_version=_expected_version(request, body),
+            by=request.user.get_username(),
+        )
+    else:
+        execution = api_execution(request, execution_id)
+    return Response(s.ExecutionSerializer(execution, context={"request": request}).data)
+
+
+def _expected_version(request, body: dict) -> int:
+    """The version the client edited: `description_version` in the body or `If-Match: "n"`."""
+    raw = body.get("description_version")
+    if raw is None:
+        raw = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
+    if isinstance(raw, bool) or raw in (None, ""):
+        raise ExecboardError(
+            "Send the description_version you edited (or an If-Match header) so that a "
+            "concurrent edit is not overwritten.",
+            field="description_version",
+        )
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ExecboardError(
+            "description_version must be a whole number.", field="description_version"
+        ) from exc
+
+
+def _step_id(execution: Execution, ref) -> int | None:
+    """A step named by its name or id."""
+    if ref in (None, ""):
+        return None
+    step = execution.steps.filter(name=str(ref)).first()
+    if step is None and str(ref).isdigit():
+        step = execution.steps.filter(pk=int(ref)).first()
+    if step is None:
+        raise ExecboardError(f"No step {ref!r} in this execution.", field="step")
+    return step.pk
+
+
+@extend_schema(methods=["GET"], responses=s.EventSerializer(many=True))
+@extend_schema(
+    methods=["POST"], request=s.EventCreateSerializer, responses={201: s.EventSerializer}
+)
+@api_view(["GET", "POST"])
+def execution_events(request, execution_id: str):
+    if request.method == "GET":
+        execution = api_execution(request, execution_id)
+        events = execution.events.select_related("step")
+        return Response(s.EventSerializer(events, many=True).data)
+    execution = api_execution(request, execution_id, Role.EDITOR)
+    body = s.EventCreateSerializer(data=_body(request))
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    result = record_event(
+        execution_id=execution.pk,
+        phase=data["phase"],
+        occurred_at=data.get("occurred_at"),
+        event_id=data.get("event_id"),
+        message=data.get("message", ""),
+        step_id=_step_id(execution, data.get("step")),
+    )
+    return Response(
+        s.EventSerializer(result.event).data,
+        status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+    )
+
+
+@extend_schema(methods=["GET"], responses=s.StepSerializer(many=True))
+@extend_schema(methods=["POST"], request=s.StepCreateSerializer, responses={201: s.StepSerializer})
+@api_view(["GET", "POST"])
+def execution_steps(request, execution_id: str):
+    if request.method == "GET":
+        execution = api_execution(request, execution_id)
+        return Response(s.StepSerializer(execution.steps.select_related("parent"), many=True).data)
+    execution = api_execution(request, execution_id, Role.EDITOR)
+    body = _body(request)
+    step = services.step_create(
+        execution_id=execution.pk,
+        name=body.get("name"),
+        parent=_step_id(execution, body.get("parent")),
+        options=body.get("options"),
+        user_metadata=body.get("user_metadata"),
+    )
+    return Response(s.StepSerializer(step).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(methods=["PATCH"], request=s.StepUpdateSerializer, responses=s.StepSerializer)
+@api_view(["GET", "PATCH"])
+def execution_step(request, execution_id: str, name: str):
+    role = Role.EDITOR if request.method == "PATCH" else Role.VIEWER
+    execution = api_execution(request, execution_id, role)
+    step = execution.steps.select_related("parent").filter(name=name).first()
+    if step is None:
+        raise ExecboardError(f"No step {name!r} in this execution.", code="not_found", status=404)
+    if request.method == "PATCH":
+        body = _body(request)
+        step = services.step_update(
+            step=step, options=body.get("options"), user_metadata=body.get("user_metadata")
+        )
+    return Response(s.StepSerializer(step).data)
+
+
+@extend_schema(parameters=[OpenApiParameter("name", str, description="A step's name.")])
+@api_view(["GET"])
+def execution_metadata_view(request, execution_id: str):
+    execution = api_execution(request, execution_id)
+    name = request.query_params.get("name")
+    if name:
+        step = execution.steps.filter(name=name).first()
+        if step is None:
+            raise ExecboardError(
+                f"No step {name!r} in this execution.", code="not_found", status=404
+            )
+        return Response(step_metadata(step))
+    return Response(execution_metadata(execution))
+
+
+@extend_schema(
+    methods=["PUT", "POST"], request=s.LabelsPutSerializer, responses=s.ExecutionSerializer
+)
+@api_view(["PUT", "POST"])
+def execution_labels(request, execution_id: str):
+    execution = api_execution(request, execution_id, Role.EDITOR)
+    body = _body(request)
+    if "labels" not in body:
+        raise ExecboardError("labels is required: an object of key to value.", field="labels")
+    execution = services.labels_update(
+        execution_id=execution.pk, by=request.user.get_username(), set_labels=body["labels"]
+    )
+    return Response(s.ExecutionSerializer(execution, context={"request": request}).data)
+
+
+@extend_schema(request=None, responses=s.ExecutionSerializer)
+@api_view(["DELETE"])
+def execution_label(request, execution_id: str, key: str):
+    execution = api_execution(request, execution_id, Role.EDITOR)
+    execution = services.labels_update(
+        execution_id=execution.pk, by=request.user.get_username(), remove=[key]
+    )
+    return Response(s.ExecutionSerializer(execution, context={"request": request}).data)
+
+
+@extend_schema(responses=s.ChangeSerializer(many=True))
+@api_view(["GET"])
+def execution_history(request, execution_id: str):
+    execution = api_execution(request, execution_id)
+    return Response(s.ChangeSerializer(execution.changes.all(), many=True).data)
+
+
+urlpatterns = [
+    path("executions/", execution_list, name="api-execution-list"),
+    path("executions/bulk/", execution_bulk_create, name="api-execution-bulk"),
+    path("executions/<str:execution_id>/", execution_detail, name="api-execution-detail"),
+    path("executions/<str:execution_id>/events/", execution_events, name="api-execution-events"),
+    path("executions/<str:execution_id>/steps/", execution_steps, name="api-execution-steps"),
+    path(
+        "executions/<str:execution_id>/steps/<str:name>/",
+        execution_step,
+        name="api-execution-step",
+    ),
+    path(
+        "executions/<str:execution_id>/metadata/",
+        execution_metadata_view,
+        name="api-execution-metadata",
+    ),
+    path("executions/<str:execution_id>/labels/", execution_labels, name="api-execution-labels"),
+    path(
+        "executions/<str:execution_id>/labels/<path:key>/",
+        execution_label,
+        name="api-execution-label",
+    ),
+    path("executions/<str:execution_id>/history/", execution_history, name="api-execution-history"),
+]

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from executions.api.access import api_project, visible_projects
+from projects.models import Project
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    default_labels = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["slug", "name", "description", "default_labels", "created_at"]
+
+    def get_default_labels(self, project: Project) -> dict[str, str]:
+        return project.default_labels_dict()
+
+
+@extend_schema(responses=ProjectSerializer(many=True))
+@api_view(["GET"])
+def project_list(request):
+    # prefetch: one query for every project's default labels instead of one per project.
+    projects = visible_projects(request).prefetch_related("default_labels")
+    return Response({"results": ProjectSerializer(projects, many=True).data})
+
+
+@extend_schema(responses=ProjectSerializer)
+@api_view(["GET"])
+def project_detail(request, slug: str):
+    return Response(ProjectSerializer(api_project(request, slug)).data)
+
+
+urlpatterns = [
+    path("projects/", project_list, name="api-project-list"),
+    path("projects/<slug:slug>/", project_detail, name="api-project-detail"),
+]

@@ -1,0 +1,10 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from executions.api import executions, projects
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    *projects.urlpatterns,
+    *executions.urlpatterns,
+]

@@ -1,0 +1,132 @@
+"""The phase state machine (SPEC §2, Event). Events are the only way phases change.
+
+* A repeated ``event_id`` is accepted once and acknowledged again without effect.
+* An event that occurred before the one that set the current phase is recorded but does not
+  move the phase back (``applied=False``).
+* A terminal phase is final, except an explicit resume (``RUNNING`` after ``FAILED``,
+  ``ABORTED`` or ``TIMED_OUT``), which restarts ``started_at`` and clears ``ended_at`` until the
+  next terminal event, as in Ray. Anything else after a terminal phase is a 409 conflict.
+
+The execution row is locked (``select_for_update``) for the whole decision, so concurrent
+events for one execution are applied one after the other and exactly one terminal phase wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from executions.errors import Conflict, ExecboardError, NotFound
+from executions.models import TERMINAL_PHASES, Event, Execution, Phase, Step
+
+RESUMABLE_PHASES = TERMINAL_PHASES - {Phase.SUCCEEDED}
+MAX_MESSAGE_LENGTH = 64 * 1024
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event: Event
+    created: bool
+
+
+def _transition(target: Execution | Step, phase: str, occurred_at: datetime, what: str) -> bool:
+    """Move ``target`` to ``phase`` if the rules allow; return whether the phase moved."""
+    if target.phase_occurred_at is not None and occurred_at < target.phase_occurred_at:
+        return False
+    resuming = False
+    if target.phase in TERMINAL_PHASES:
+        if phase == Phase.RUNNING and target.phase in RESUMABLE_PHASES:
+            resuming = True
+        else:
+            raise Conflict(
+                f"The {what} is already terminal ({target.phase}); only RUNNING after "
+                "FAILED, ABORTED or TIMED_OUT (a resume) is accepted.",
+                field="phase",
+                code="already_terminal",
+                extra={"phase": target.phase},
+            )
+    target.phase = phase
+    target.phase_occurred_at = occurred_at
+    if phase == Phase.RUNNING and (resuming or target.started_at is None):
+        target.started_at = occurred_at
+        target.ended_at = None
+    if phase in TERMINAL_PHASES:
+        target.ended_at = occurred_at
+    return True
+
+
+def record_event(
+    *,
+    execution_id: str,
+    phase: str,
+    occurred_at: datetime | None = None,
+    event_id: str | None = None,
+    message: str = "",
+    step_id: int | None = None,
+) -> EventResult:
+    if phase not in Phase.values:
+        raise ExecboardError(
+            f"Unknown phase {phase!r}; expected one of {', '.join(Phase.values)}.", field="phase"
+        )
+    if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 200):
+        raise ExecboardError("event_id must be a string of 1 to 200 characters.", field="event_id")
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise ExecboardError("The message is longer than 64 KiB.", field="message")
+    occurred_at = occurred_at or timezone.now()
+
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
+        if execution is None:
+            raise NotFound("No such execution.")
+        if event_id is not None:
+            duplicate = execution.events.filter(event_id=event_id).first()
+            if duplicate is not None:
+                return EventResult(duplicate, created=False)
+
+        step = None
+        if step_id is not None:
+            step = execution.steps.filter(pk=step_id).first()
+            if step is None:
+                raise ExecboardError("No such step in this execution.", field="step")
+            applied = _transition(step, phase, occurred_at, "step")
+            if applied:
+                step.save(update_fields=["phase", "phase_occurred_at", "started_at", "ended_at"])
+        else:
+            applied = _transition(execution, phase, occurred_at, "execution")
+            if applied:
+                _derive_execution_fields(execution, phase, message)
+                execution.save(
+                    update_fields=[
+                        "phase",
+                        "phase_occurred_at",
+                        "started_at",
+                        "ended_at",
+                        "duration",
+                        "error",
+                    ]
+                )
+        event = Event.objects.create(
+            execution=execution,
+            step=step,
+            phase=phase,
+            occurred_at=occurred_at,
+            event_id=event_id,
+            message=message,
+            applied=applied,
+        )
+    return EventResult(event, created=True)
+
+
+def _derive_execution_fields(execution: Execution, phase: str, message: str) -> None:
+    if phase in TERMINAL_PHASES:
+        start = execution.started_at or execution.created_at
+        execution.duration = max((execution.ended_at - start).total_seconds(), 0.0)
+    else:
+        execution.duration = None
+    if phase == Phase.FAILED or phase == Phase.TIMED_OUT:
+        execution.error = message
+    elif phase == Phase.RUNNING:
+        execution.error = ""

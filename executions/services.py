@@ -1,0 +1,382 @@
+"""Writes that touch several models, each atomic: a rejected call changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from executions import labels as label_rules
+from executions.errors import Conflict, ExecboardError
+from executions.models import Change, Execution, Label, Mode, Step
+from projects.models import Project
+
+MAX_DESCRIPTION_BYTES = 256 * 1024
+MAX_JSON_BYTES = 64 * 1024
+MAX_BULK = 1000
+
+
+def validate_description(text: Any) -> str:
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise ExecboardError("The description must be a string of Markdown.", field="description")
+    size = len(text.encode("utf-8"))
+    if size > MAX_DESCRIPTION_BYTES:
+        raise ExecboardError(
+            f"The description is {size:,} bytes; at most {MAX_DESCRIPTION_BYTES:,} (256 KiB) "
+            "are allowed.",
+            field="description",
+            code="too_large",
+            status=413,
+        )
+    return text
+
+
+def validate_json_object(value: Any, field_name: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ExecboardError(f"{field_name} must be a JSON object.", field=field_name)
+    size = len(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+    if size > MAX_JSON_BYTES:
+        raise ExecboardError(
+            f"{field_name} is {size:,} bytes of JSON; at most {MAX_JSON_BYTES:,} (64 KiB) "
+            "are allowed.",
+            field=field_name,
+            code="too_large",
+            status=413,
+        )
+    return value
+
+
+def _validate_short_text(value: Any, field_name: str, *, required: bool, max_length: int) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ExecboardError(f"{field_name} must be a string.", field=field_name)
+    value = value.strip()
+    if required and not value:
+        raise ExecboardError(f"{field_name} is required.", field=field_name)
+    if len(value) > max_length:
+        raise ExecboardError(
+            f"{field_name} is at most {max_length} characters long.", field=field_name
+        )
+    if any(ord(c) < 32 for c in value):
+        raise ExecboardError(f"{field_name} cannot contain control characters.", field=field_name)
+    return value
+
+
+def namespace_label(*, launched_by: str, production_namespace: str = "") -> tuple[str, str]:
+    if production_namespace:
+        return "production", production_namespace
+    return "user", launched_by
+
+
+@dataclass
+class ExecutionSpec:
+    """A validated, not yet saved execution with its effective labels."""
+
+    execution: Execution
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def prepare_execution(
+    *,
+    project: Project,
+    domain: Any,
+    workflow: Any,
+    launched_by: str,
+    production_namespace: str = "",
+    workflow_version: Any = "",
+    labels: Mapping[str, str] | None = None,
+    description: Any = "",
+    user_metadata: Any = None,
+    inputs: Any = None,
+    parent: Any = None,
+    mode: Any = None,
+) -> ExecutionSpec:
+    """Validate everything an execution needs, touching nothing; raise on the first problem."""
+    if domain not in settings.EXECBOARD_DOMAINS:
+        raise ExecboardError(
+            f"Unknown domain {domain!r}; expected one of {', '.join(settings.EXECBOARD_DOMAINS)}.",
+            field="domain",
+        )
+    workflow = _validate_short_text(workflow, "workflow", required=True, max_length=255)
+    workflow_version = _validate_short_text(
+        workflow_version, "workflow_version", required=False, max_length=255
+    )
+    launch_labels = label_rules.validate_labels(labels or {})
+    effective = label_rules.effective_labels(project.default_labels_dict(), launch_labels)
+    label_rules.check_count(effective)
+    key, value = namespace_label(launched_by=launched_by, production_namespace=production_namespace)
+    effective[key] = label_rules.validate_value(key, value)
+
+    parent_execution = None
+    if parent not in (None, ""):
+        if not isinstance(parent, str):
+            raise ExecboardError("parent must be an execution id.", field="parent")
+        parent_execution = Execution.objects.filter(pk=parent, project=project).first()
+        if parent_execution is None:
+            raise ExecboardError(
+                f"No execution {parent!r} in project {project.slug} to be the parent.",
+                field="parent",
+            )
+    if mode in (None, ""):
+        mode = Mode.CHILD if parent_execution else Mode.MANUAL
+    if mode not in Mode.values:
+        raise ExecboardError(
+            f"Unknown mode {mode!r}; expected one of {', '.join(Mode.values)}.", field="mode"
+        )
+    execution = Execution(
+        project=project,
+        domain=domain,
+        workflow=workflow,
+        workflow_version=workflow_version,
+        inputs=validate_json_object(inputs, "inputs"),
+        launched_by=launched_by,
+        mode=mode,
+        parent=parent_execution,
+        description=validate_description(description),
+        user_metadata=validate_json_object(user_metadata, "user_metadata"),
+        labels=effective,
+        created_at=timezone.now(),
+    )
+    return ExecutionSpec(execution, effective)
+
+
+def _label_rows(execution: Execution, labels: Mapping[str, str]) -> list[Label]:
+    return [
+        Label(
+            execution=execution,
+            key=key,
+            value=value,
+            project_id=execution.project_id,
+            created_at=execution.created_at,
+        )
+        for key, value in labels.items()
+    ]
+
+
+def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
+    executions = [spec.execution for spec in specs]
+    Execution.objects.bulk_create(executions)
+    Label.objects.bulk_create(
+        [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
+    )
+    return executions
+
+
+@transaction.atomic
+def execution_create(**kwargs: Any) -> Execution:
+    """Create one execution with its effective labels (see ``prepare_execution``)."""
+    return _insert([prepare_execution(**kwargs)])[0]
+
+
+@transaction.atomic
+def executions_create_bulk(
+    *,
+    items: Sequence[Mapping[str, Any]],
+    resolve_project,
+    launched_by: str,
+    production_namespace: str = "",
+) -> list[Execution]:
+    """Create up to 1,000 executions, all or nothing. ``resolve_project(slug)`` returns the
+    project or raises; an error names the failing index in its field."""
+    if not isinstance(items, list) or not items:
+        raise ExecboardError("executions must be a non-empty list.", field="executions")
+    if len(items) > MAX_BULK:
+        raise ExecboardError(
+            f"At most {MAX_BULK} executions per request; got {len(items)}.",
+            field="executions",
+            code="too_many",
+            status=413,
+        )
+    specs = []
+    for index, item in enumerate(items):
+        try:
+            if not isinstance(item, Mapping):
+                raise ExecboardError("Each execution must be a JSON object.")
+            unknown = set(item) - CREATE_FIELDS
+            if unknown:
+                raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+            project = resolve_project(item.get("project"))
+            fields = {k: v for k, v in item.items() if k != "project"}
+            specs.append(
+                prepare_execution(
+                    project=project,
+                    launched_by=launched_by,
+                    production_namespace=production_namespace,
+                    **fields,
+                )
+            )
+        except ExecboardError as error:
+            inner = f".{error.field}" if error.field else ""
+            error.field = f"executions[{index}]{inner}"
+            error.message = f"Execution {index}: {error.message}"
+            raise
+    return _insert(specs)
+
+
+CREATE_FIELDS = frozenset(
+    {
+        "project",
+        "domain",
+        "workflow",
+        "workflow_version",
+        "labels",
+        "description",
+        "user_metadata",
+        "inputs",
+        "parent",
+        "mode",
+    }
+)
+
+
+def labels_update(
+    *,
+    execution_id: str,
+    by: str,
+    set_labels: Mapping[str, str] | None = None,
+    remove: Sequence[str] = (),
+) -> Execution:
+    """Add, change or remove labels after the run, with a history entry per change.
+
+    Namespace labels cannot be set or removed; the count rule holds after the change."""
+    set_labels = label_rules.validate_labels(set_labels or {})
+    for key in remove:
+        label_rules.validate_user_key(key)
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().get(pk=execution_id)
+        current = dict(execution.labels)
+        missing = [key for key in remove if key not in current]
+        if missing:
+            raise ExecboardError(
+                f"The execution has no label {missing[0]!r} to remove.", field="labels"
+            )
+        updated = dict(current)
+        for key in remove:
+            del updated[key]
+        updated.update(set_labels)
+        label_rules.check_count(updated)
+
+        changes = []
+        for key in remove:
+            changes.append((key, current[key], None))
+        for key, value in set_labels.items():
+            if current.get(key) != value:
+                changes.append((key, current.get(key), value))
+        if not changes:
+            return execution
+
+        removed_keys = [key for key, _, new in changes if new is None]
+        written = {key: new for key, _, new in changes if new is not None}
+        Label.objects.filter(execution=execution, key__in=removed_keys + list(written)).delete()
+        Label.objects.bulk_create(_label_rows(execution, written))
+        execution.labels = updated
+        execution.save(update_fields=["labels"])
+        now = timezone.now()
+        Change.objects.bulk_create(
+            Change(
+                execution=execution,
+                at=now,
+                by=by,
+                field=Change.Field.LABEL,
+                key=key,
+                old=old,
+                new=new,
+            )
+            for key, old, new in changes
+        )
+    return execution
+
+
+def description_update(
+    *, execution_id: str, text: Any, expected_version: int, by: str
+) -> Execution:
+    """Save a description if nobody saved one since ``expected_version`` (optimistic
+    concurrency); otherwise raise a 409 carrying the current text and version."""
+    text = validate_description(text)
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().get(pk=execution_id)
+        if execution.description_version != expected_version:
+            raise Conflict(
+                "The description was changed by someone else since you started editing "
+                f"(version {execution.description_version}, you edited version "
+                f"{expected_version}).",
+                field="description_version",
+                code="description_conflict",
+                extra={
+                    "description": execution.description,
+                    "description_version": execution.description_version,
+                },
+            )
+        if text == execution.description:
+            return execution
+        Change.objects.create(
+            execution=execution,
+            by=by,
+            field=Change.Field.DESCRIPTION,
+            old=execution.description,
+            new=text,
+        )
+        execution.description = text
+        execution.description_version += 1
+        execution.save(update_fields=["description", "description_version"])
+    return execution
+
+
+def step_create(
+    *,
+    execution_id: str,
+    name: Any,
+    parent: int | None = None,
+    options: Any = None,
+    user_metadata: Any = None,
+) -> Step:
+    """Create a step; a repeated name gets ``_1``, ``_2``, … appended (as in Ray)."""
+    name = _validate_short_text(name, "name", required=True, max_length=200)
+    options = validate_json_object(options, "options")
+    user_metadata = validate_json_object(user_metadata, "user_metadata")
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().get(pk=execution_id)
+        parent_step = None
+        if parent is not None:
+            parent_step = execution.steps.filter(pk=parent).first()
+            if parent_step is None:
+                raise ExecboardError("No such parent step in this execution.", field="parent")
+        taken = set(execution.steps.filter(name__startswith=name).values_list("name", flat=True))
+        final = name
+        n = 0
+        while final in taken:
+            n += 1
+            final = f"{name}_{n}"
+        try:
+            return Step.objects.create(
+                execution=execution,
+                name=final,
+                parent=parent_step,
+                options=options,
+                user_metadata=user_metadata,
+            )
+        except IntegrityError as exc:  # pragma: no cover - the row lock makes this unreachable
+            raise Conflict("A step with this name was created concurrently.") from exc
+
+
+def step_update(*, step: Step, options: Any = None, user_metadata: Any = None) -> Step:
+    fields = []
+    if options is not None:
+        step.options = validate_json_object(options, "options")
+        fields.append("options")
+    if user_metadata is not None:
+        step.user_metadata = validate_json_object(user_metadata, "user_metadata")
+        fields.append("user_metadata")
+    if fields:
+        step.save(update_fields=fields)
+    return step

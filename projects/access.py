@@ -1,0 +1,71 @@
+"""Who may do what on a project: one place, used by pages, htmx partials and the API.
+
+A user with no role on a project is told it does not exist (404), so that its existence
+does not leak; a user who may read but not write is refused (403)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from projects.models import ROLE_RANK, ApiToken, Membership, Project, Role
+
+
+def role_of(user, project: Project) -> str | None:
+    """The user's role on the project (superusers are admins everywhere)."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    cache = getattr(user, "_execboard_roles", None)
+    if cache is None:
+        cache = user._execboard_roles = {}
+    if project.pk not in cache:
+        cache[project.pk] = (
+            Membership.objects.filter(user=user, project=project)
+            .values_list("role", flat=True)
+            .first()
+        )
+    return cache[project.pk]
+
+
+def has_role(user, project: Project, role: str) -> bool:
+    actual = role_of(user, project)
+    return actual is not None and ROLE_RANK[actual] >= ROLE_RANK[role]
+
+
+def can_read(user, project: Project, token: ApiToken | None = None) -> bool:
+    if token is not None and not token_allows(token, project):
+        return False
+    return settings.EXECBOARD_PUBLIC_READ or role_of(user, project) is not None
+
+
+def can_edit(user, project: Project, token: ApiToken | None = None) -> bool:
+    if token is not None and not token_allows(token, project):
+        return False
+    return has_role(user, project, Role.EDITOR)
+
+
+def token_allows(token: ApiToken, project: Project) -> bool:
+    """A token limited to some projects works for those only."""
+    scoped = [p.pk for p in token.projects.all()]
+    return not scoped or project.pk in scoped
+
+
+def check_access(user, project: Project, role: str = Role.VIEWER, token=None) -> None:
+    """Raise 404 when the user may not see the project, 403 when they may see but not act."""
+    if not can_read(user, project, token):
+        raise Http404("No such project.")
+    if role != Role.VIEWER and not (
+        has_role(user, project, role) and (token is None or token_allows(token, project))
+    ):
+        raise PermissionDenied(f"This needs the {role} role on project {project.slug}.")
+
+
+def project_for(user, slug: str, role: str = Role.VIEWER, token=None) -> Project:
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise Http404("No such project.")
+    check_access(user, project, role, token)
+    return project

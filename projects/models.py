@@ -1,0 +1,156 @@
+"""Projects, their curated default labels, membership roles and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9-]{0,62}\Z",
+    "A project slug is 1-63 lowercase letters, digits or '-', starting with a letter or digit.",
+)
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible_to(self, user) -> ProjectQuerySet:
+        """Projects the user may read: all for superusers (and everyone under
+        EXECBOARD_PUBLIC_READ), otherwise those where the user has any role."""
+        if settings.EXECBOARD_PUBLIC_READ or (user.is_authenticated and user.is_superuser):
+            return self.all()
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Project(models.Model):
+    slug = models.CharField(max_length=63, unique=True, validators=[SLUG_VALIDATOR])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Markdown.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def default_labels_dict(self) -> dict[str, str]:
+        """The curated defaults as an ordered mapping (uses the prefetch cache when present)."""
+        return {label.key: label.value for label in self.default_labels.all()}
+
+
+class DefaultLabel(models.Model):
+    """A key:value pair every new execution of the project starts with (launch labels win)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="default_labels")
+    key = models.CharField(max_length=317)
+    value = models.CharField(max_length=256, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="default_label_unique_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}:{self.value}" if self.value else self.key
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    ADMIN = "admin", "Admin"
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "project"], name="membership_unique_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.project}"
+
+
+def hash_token_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True, user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+    def for_key(self, key: str) -> ApiToken | None:
+        return self.active().select_related("user").filter(key_hash=hash_token_key(key)).first()
+
+
+class ApiToken(models.Model):
+    """An API key. Only its SHA-256 is stored; the key itself is shown once, at creation.
+
+    A production token stamps the executions it creates with `production:<namespace>`
+    instead of `user:<username>`. A token with projects is limited to them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    key_prefix = models.CharField(max_length=8, editable=False)
+    production_namespace = models.CharField(
+        max_length=256,
+        blank=True,
+        help_text="Set to make this a production token: its executions get production:<this>.",
+    )
+    projects = models.ManyToManyField(
+        Project, blank=True, help_text="Limit the token to these projects (empty: all)."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_prefix}…)"
+
+    @staticmethod
+    def generate_key() -> str:
+        return "eb_" + secrets.token_urlsafe(30)
+
+    def set_key(self, key: str) -> None:
+        self.key_hash = hash_token_key(key)
+        self.key_prefix = key[:8]
+
+    @classmethod
+    def issue(cls, *, user, name: str, production_namespace: str = "") -> tuple[ApiToken, str]:
+        """Create a token and return it with its key (the only time the key is known)."""
+        key = cls.generate_key()
+        token = cls(user=user, name=name, production_namespace=production_namespace)
+        token.set_key(key)
+        token.save()
+        return token, key
+
+    @property
+    def is_production(self) -> bool:
+        return bool(self.production_namespace)
