@@ -53,6 +53,16 @@ def token_allows(token: ApiToken, project: Project) -> bool:
     return not scoped or project.pk in scoped
 
 
+def readable_projects(user, token: ApiToken | None = None):
+    """Every project the user (through this token, if any) may read, for lists and counts."""
+    projects = Project.objects.visible_to(user)
+    if token is not None:
+        scoped = token.projects.all()
+        if scoped.exists():
+            projects = projects.filter(pk__in=scoped)
+    return projects
+
+
 def check_access(user, project: Project, role: str = Role.VIEWER, token=None) -> None:
     """Raise 404 when the user may not see the project, 403 when they may see but not act."""
     if not can_read(user, project, token):

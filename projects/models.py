@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9][a-z0-9-]{0,62}\Z",
@@ -93,6 +94,12 @@ def hash_token_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def password_fingerprint(user) -> str:
+    """A keyed digest of the user's password hash, like Django's session auth hash: a
+    token stamped with it stops working as soon as the password changes."""
+    return salted_hmac("execboard.api-token", user.password, algorithm="sha256").hexdigest()
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self) -> ApiTokenQuerySet:
         now = timezone.now()
@@ -101,14 +108,24 @@ class ApiTokenQuerySet(models.QuerySet):
         )
 
     def for_key(self, key: str) -> ApiToken | None:
-        return self.active().select_related("user").filter(key_hash=hash_token_key(key)).first()
+        """The usable token with this key: not revoked, not expired, its user active and
+        the user's password unchanged since the token was issued."""
+        token = self.active().select_related("user").filter(key_hash=hash_token_key(key)).first()
+        if token is None or not token.matches_password():
+            return None
+        return token
+
+    def revoke(self) -> int:
+        return self.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 class ApiToken(models.Model):
     """An API key. Only its SHA-256 is stored; the key itself is shown once, at creation.
 
     A production token stamps the executions it creates with `production:<namespace>`
-    instead of `user:<username>`. A token with projects is limited to them."""
+    instead of `user:<username>`. A token with projects is limited to them. A token ends
+    when it is revoked, when it expires, when its user is deactivated and when its user's
+    password changes (``password_fingerprint``)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
@@ -128,6 +145,7 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    password_fingerprint = models.CharField(max_length=64, editable=False, default="")
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -139,16 +157,33 @@ class ApiToken(models.Model):
         return "eb_" + secrets.token_urlsafe(30)
 
     def set_key(self, key: str) -> None:
+        """Store the key's hash and bind the token to the user's current password."""
         self.key_hash = hash_token_key(key)
         self.key_prefix = key[:8]
+        self.password_fingerprint = password_fingerprint(self.user)
+
+    def matches_password(self) -> bool:
+        return constant_time_compare(self.password_fingerprint, password_fingerprint(self.user))
 
     @classmethod
-    def issue(cls, *, user, name: str, production_namespace: str = "") -> tuple[ApiToken, str]:
+    def issue(
+        cls,
+        *,
+        user,
+        name: str,
+        production_namespace: str = "",
+        expires_at=None,
+        projects=(),
+    ) -> tuple[ApiToken, str]:
         """Create a token and return it with its key (the only time the key is known)."""
         key = cls.generate_key()
-        token = cls(user=user, name=name, production_namespace=production_namespace)
+        token = cls(
+            user=user, name=name, production_namespace=production_namespace, expires_at=expires_at
+        )
         token.set_key(key)
         token.save()
+        if projects:
+            token.projects.set(projects)
         return token, key
 
     @property

@@ -6,7 +6,7 @@ from django.http import Http404
 from rest_framework.exceptions import NotAuthenticated
 
 from executions.models import Execution
-from projects.access import check_access, project_for
+from projects.access import check_access, project_for, readable_projects
 from projects.models import ApiToken, Project, Role
 
 
@@ -36,8 +36,4 @@ def api_execution(request, execution_id: str, role: str = Role.VIEWER) -> Execut
 
 
 def visible_projects(request):
-    token = request_token(request)
-    projects = Project.objects.visible_to(request.user)
-    if token is not None and token.projects.exists():
-        projects = projects.filter(pk__in=token.projects.all())
-    return projects
+    return readable_projects(request.user, request_token(request))

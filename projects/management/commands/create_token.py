@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from datetime import timedelta
 
-from projects.models import ApiToken
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from projects.models import ApiToken, Project
 
 
 class Command(BaseCommand):
@@ -18,13 +21,36 @@ class Command(BaseCommand):
             default="",
             help="Make it a production token: its executions get production:NAMESPACE.",
         )
+        parser.add_argument(
+            "--project",
+            action="append",
+            default=[],
+            metavar="SLUG",
+            help="Limit the token to this project (repeatable; default: all the user's).",
+        )
+        parser.add_argument(
+            "--expires-in-days", type=int, metavar="DAYS", help="The token stops working after."
+        )
 
-    def handle(self, username, name, production, **options):
+    def handle(self, username, name, production, project, expires_in_days, **options):
+        projects = list(Project.objects.filter(slug__in=project))
+        missing = set(project) - {p.slug for p in projects}
+        if missing:
+            raise CommandError(f"No project {sorted(missing)[0]!r}.")
+        if expires_in_days is not None and expires_in_days < 1:
+            raise CommandError("--expires-in-days must be at least 1.")
         user, created = get_user_model().objects.get_or_create(username=username)
         if created:
             user.set_unusable_password()
             user.save()
             self.stdout.write(f"Created user {username}")
-        token, key = ApiToken.issue(user=user, name=name, production_namespace=production)
+        expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        token, key = ApiToken.issue(
+            user=user,
+            name=name,
+            production_namespace=production,
+            expires_at=expires_at,
+            projects=projects,
+        )
         self.stdout.write(f"Token {token.name} for {username} (shown once, stored hashed):")
         self.stdout.write(key)
