@@ -1,10 +1,11 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from executions.api import executions, projects
+from executions.api import executions, me, projects
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     *projects.urlpatterns,
     *executions.urlpatterns,
+    *me.urlpatterns,
 ]
