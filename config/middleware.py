@@ -8,14 +8,26 @@ from executions.api.errors import json_error
 
 
 class ApiBodySizeLimitMiddleware:
+    """The Content-Length is checked against EXECBOARD_MAX_BODY_BYTES before DRF reads a
+    byte. A chunked body has no length to check, and Django would read it as empty, so the
+    API asks for a length instead (411) rather than act on a body it never saw."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         if request.path.startswith("/api/"):
+            if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return json_error(
+                    411,
+                    "length_required",
+                    "Chunked request bodies are not accepted; send a Content-Length header.",
+                )
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
+                return json_error(400, "invalid", "Invalid Content-Length header.")
+            if length < 0:
                 return json_error(400, "invalid", "Invalid Content-Length header.")
             if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
                 return json_error(

@@ -134,8 +134,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = envint("EXECBOARD_MAX_BODY_BYTES", 8 * 1024 * 1024
 
 # Production hardening; `manage.py check --deploy` is clean when DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SECURE_COOKIES = envbool("SECURE_COOKIES", str(not DEBUG))
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_HTTPONLY = True  # htmx sends the token from the page (base.html), not the cookie
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "False" if DEBUG else "True")
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
@@ -148,7 +150,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["executions.api.parsers.DepthLimitedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["executions.api.throttling.WriteRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "executions.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -164,6 +167,21 @@ SPECTACULAR_SETTINGS = {
 EXECBOARD_DOMAINS = envlist("EXECBOARD_DOMAINS", "development,staging,production")
 EXECBOARD_MAX_LABELS = envint("EXECBOARD_MAX_LABELS", 16)
 EXECBOARD_PUBLIC_READ = envbool("EXECBOARD_PUBLIC_READ")
+# API bodies whose arrays and objects nest deeper than this are refused (400).
+EXECBOARD_MAX_JSON_DEPTH = envint("EXECBOARD_MAX_JSON_DEPTH", 64)
+# API writes per token (per user for sessions); over it: 429 with Retry-After. Empty: no limit.
+EXECBOARD_WRITE_RATE = os.environ.get("EXECBOARD_WRITE_RATE", "6000/minute")
+
+# The write throttle counts in this cache. The default cache is per process, so with several
+# gunicorn workers each counts alone; EXECBOARD_CACHE=db shares the count through the
+# database (`make serve` runs `manage.py createcachetable`).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "execboard_cache"}
+        if os.environ.get("EXECBOARD_CACHE") == "db"
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 LOGGING = {
     "version": 1,
