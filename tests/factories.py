@@ -58,3 +58,14 @@ def make_execution(
         labels=labels or {},
         **kwargs,
     )
+
+
+def make_succeeded_execution(project, **kwargs):
+    """An execution that ran to SUCCEEDED through real events (releasable)."""
+    from executions.events import record_event
+
+    execution = make_execution(project, **kwargs)
+    record_event(execution_id=execution.pk, phase="RUNNING")
+    record_event(execution_id=execution.pk, phase="SUCCEEDED")
+    execution.refresh_from_db()
+    return execution

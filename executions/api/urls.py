@@ -1,11 +1,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from executions.api import executions, me, projects
+from executions.api import executions, me, projects, releases
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     *projects.urlpatterns,
     *executions.urlpatterns,
     *me.urlpatterns,
+    *releases.urlpatterns,
 ]
