@@ -6,6 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 
 from executions import services
+from executions.events import record_event
 from projects.models import ApiToken, Membership, Project, Role
 
 
@@ -62,8 +63,6 @@ def make_execution(
 
 def make_succeeded_execution(project, **kwargs):
     """An execution that ran to SUCCEEDED through real events (releasable)."""
-    from executions.events import record_event
-
     execution = make_execution(project, **kwargs)
     record_event(execution_id=execution.pk, phase="RUNNING")
     record_event(execution_id=execution.pk, phase="SUCCEEDED")
