@@ -1,0 +1,1 @@
+"""The benchmark workload of ../shared/bench/WORKLOAD.md: generator, loader and runner."""
