@@ -1,4 +1,5 @@
-"""Refuse oversized API bodies before anything parses them."""
+"""API middleware: refuse oversized bodies before anything parses them, and answer every
+API error in the JSON error shape, even those raised before a DRF view runs."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ class ApiBodySizeLimitMiddleware:
                     f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} are accepted.",
                 )
         return self.get_response(request)
+
+
+class ApiNotFoundMiddleware:
+    """A URL under /api/ that matches no endpoint gets the JSON error shape, not Django's
+    HTML 404 page (DRF views format their own errors through the exception handler)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return json_error(404, "not_found", f"No API endpoint at {request.path}.")
+        return response

@@ -18,6 +18,11 @@ DNS_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
 MAX_NAME_LENGTH = 63
 MAX_PREFIX_LENGTH = 253
 MAX_VALUE_LENGTH = 256
+# Control, format, surrogate, private-use, unassigned, line and paragraph separators: none is
+# printable. The zero-width joiners are format characters that emoji sequences and several
+# scripts need, so they are allowed.
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+ALLOWED_FORMAT_CHARS = frozenset({"\u200c", "\u200d"})
 
 # System labels that scope what people see (Metaflow's namespaces); only Execboard sets them.
 NAMESPACE_KEYS = frozenset({"user", "production"})
@@ -67,7 +72,10 @@ def validate_value(key: str, value: str) -> str:
             f"at most {MAX_VALUE_LENGTH} are allowed."
         )
     for char in value:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") and char != " ":
+        if (
+            unicodedata.category(char) in UNPRINTABLE_CATEGORIES
+            and char not in ALLOWED_FORMAT_CHARS
+        ):
             raise LabelError(
                 f"Label {key!r}: the value contains the control or unprintable character "
                 f"U+{ord(char):04X}."
@@ -90,7 +98,8 @@ def parse_label(text: str) -> tuple[str, str]:
     if not isinstance(text, str):
         raise LabelError("A label is written as key:value.")
     key, _, value = text.partition(":")
-    return validate_key(key.strip()), validate_value(key, value)
+    key = validate_key(key.strip())
+    return key, validate_value(key, value)
 
 
 def validate_labels(labels: Mapping[str, str], *, allow_namespace: bool = False) -> dict[str, str]:

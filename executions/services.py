@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from executions import labels as label_rules
@@ -187,7 +188,8 @@ def executions_create_bulk(
     production_namespace: str = "",
 ) -> list[Execution]:
     """Create up to 1,000 executions, all or nothing. ``resolve_project(slug)`` returns the
-    project or raises; an error names the failing index in its field."""
+    project or raises an ``ExecboardError``; it is called once per distinct project. An error
+    names the failing index in its field and message."""
     if not isinstance(items, list) or not items:
         raise ExecboardError("executions must be a non-empty list.", field="executions")
     if len(items) > MAX_BULK:
@@ -198,6 +200,7 @@ def executions_create_bulk(
             status=413,
         )
     specs = []
+    projects: dict[str, Project] = {}
     for index, item in enumerate(items):
         try:
             if not isinstance(item, Mapping):
@@ -205,7 +208,14 @@ def executions_create_bulk(
             unknown = set(item) - CREATE_FIELDS
             if unknown:
                 raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-            project = resolve_project(item.get("project"))
+            slug = item.get("project")
+            if not isinstance(slug, str) or not slug:
+                raise ExecboardError("project is required.", field="project")
+            if slug not in projects:
+                projects[slug] = resolve_project(slug)
+                # prefetch: the defaults are read once per project, not once per execution.
+                prefetch_related_objects([projects[slug]], "default_labels")
+            project = projects[slug]
             fields = {k: v for k, v in item.items() if k != "project"}
             specs.append(
                 prepare_execution(

@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from executions import services
 from executions.api import serializers as s
 from executions.api.access import api_execution, api_project, request_token, visible_projects
-from executions.errors import ExecboardError
+from executions.errors import ExecboardError, NotFound
 from executions.events import record_event
 from executions.metadata import execution_metadata, step_metadata
 from executions.models import Execution
 from executions.query import ListQuery
-from projects.models import Role
+from projects.models import Project, Role
 
 
 def _body(request) -> dict:
     if not isinstance(request.data, dict):
         raise ExecboardError("The request body must be a JSON object.")
     return request.data
+
+
+def _writable_project(request, slug: Any) -> Project:
+    """The project an execution is created in, for an editor; errors name the field."""
+    if not isinstance(slug, str) or not slug:
+        raise ExecboardError("project is required: the slug of a project.", field="project")
+    try:
+        return api_project(request, slug, Role.EDITOR)
+    except Http404 as exc:
+        raise NotFound(f"No project {slug!r}.", field="project") from exc
+    except PermissionDenied as exc:
+        raise ExecboardError(str(exc), field="project", code="forbidden", status=403) from exc
 
 
 def _creator(request) -> dict:
@@ -54,7 +71,7 @@ def execution_list(request):
         unknown = set(body) - services.CREATE_FIELDS
         if unknown:
             raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-        project = api_project(request, body.get("project"), Role.EDITOR)
+        project = _writable_project(request, body.get("project"))
         fields = {k: v for k, v in body.items() if k != "project"}
         execution = services.execution_create(project=project, **fields, **_creator(request))
         data = s.ExecutionSerializer(execution, context={"request": request}).data
@@ -81,17 +98,13 @@ def execution_list(request):
 
 @extend_schema(request=s.BulkCreateSerializer, responses={201: s.BulkCreateSerializer})
 @api_view(["POST"])
+@permission_classes([IsAuthenticated])
 def execution_bulk_create(request):
     body = _body(request)
-    projects: dict = {}
-
-    def resolve_project(slug):
-        if slug not in projects:
-            projects[slug] = api_project(request, slug, Role.EDITOR)
-        return projects[slug]
-
     created = services.executions_create_bulk(
-        items=body.get("executions"), resolve_project=resolve_project, **_creator(request)
+        items=body.get("executions"),
+        resolve_project=lambda slug: _writable_project(request, slug),
+        **_creator(request),
     )
     data = s.ExecutionSerializer(created, many=True, context={"request": request}).data
     return Response({"executions": data}, status=status.HTTP_201_CREATED)
@@ -130,18 +143,17 @@ def _expected_version(request, body: dict) -> int:
     raw = body.get("description_version")
     if raw is None:
         raw = request.headers.get("If-Match", "").strip().removeprefix("W/").strip('"')
-    if isinstance(raw, bool) or raw in (None, ""):
+    if raw is None or raw == "":
         raise ExecboardError(
             "Send the description_version you edited (or an If-Match header) so that a "
             "concurrent edit is not overwritten.",
             field="description_version",
         )
-    try:
+    if isinstance(raw, str) and raw.isdigit():
         return int(raw)
-    except (TypeError, ValueError) as exc:
-        raise ExecboardError(
-            "description_version must be a whole number.", field="description_version"
-        ) from exc
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 0:
+        return raw
+    raise ExecboardError("description_version must be a whole number.", field="description_version")
 
 
 def _step_id(execution: Execution, ref) -> int | None:
