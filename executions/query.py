@@ -1,6 +1,37 @@
 """One query model for the list page, the API and the client (SPEC §3).
 
-URL parameters → ``ListQuery.from_params`` → ``ListQuery.apply(queryset)`` → a keyset page.
+URL parameters → ``ListQuery.from_params`` → ``ListQuery.filter(queryset)`` → ``ListQuery.page``
+(a keyset page), ``ListQuery.count`` and ``group_counts``. The page and the API call exactly
+this code.
+
+The pieces, top to bottom:
+
+* the **label expression** language (``q=``): a lark grammar → a small tree of ``LabelTerm``,
+  ``AttributeTerm``, ``And``, ``Or`` and ``Not`` → ``ExpressionCompiler`` → one ``Q``;
+* the **Flyte field filters** (``filters=``): ``eq(phase,RUNNING)+gte(duration,100)``;
+* **sort** keys and the **keyset cursor** (every sort has one: sort value, then id);
+* **counts** (exact up to ``EXACT_COUNT_LIMIT``, then the planner's estimate) and **group
+  counts**.
+
+Which index serves which query (PostgreSQL; see executions/models.py for the definitions):
+
+==============================================  ============================================
+query                                           index
+==============================================  ============================================
+latest in a project / everywhere                ``execution_project_time`` / ``execution_time``
+one label ``k:v`` (within a project)            ``label_project_kv_time`` (``label_kv_time``)
+key exists ``k``                                the same two, on their ``(project, key)`` /
+                                                ``key`` prefix
+``k1:v1 and k2:v2`` (several equalities)        ``execution_labels_gin`` (``labels @> {...}``)
+``k:a or k:b or j:c``                           a UNION of label index scans
+``not …``                                       the negated subquery of the same index
+group counts by one key                         ``label_project_kv_time`` (index-only)
+longest first                                   ``execution_duration``
+label autocomplete (values of a key)            ``label_project_kv_time``
+==============================================  ============================================
+
+SQLite has no GIN index: there an AND of labels is an AND of label subqueries, which its
+``label_kv_time`` index also serves.
 """
 
 from __future__ import annotations
@@ -8,19 +39,40 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connections
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, NullIf
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput
+from lark.exceptions import UnexpectedEOF, UnexpectedToken
 
 from executions.errors import ExecboardError
-from executions.models import Execution, ExecutionQuerySet, Phase
+from executions.labels import LabelError, validate_key
+from executions.models import (
+    Execution,
+    ExecutionQuerySet,
+    Label,
+    Mode,
+    Phase,
+    Release,
+    StageEvent,
+)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+MAX_EXPRESSION_LENGTH = 4096
+MAX_NESTING = 50
+EXACT_COUNT_LIMIT = 10_000
+GROUP_KEYS = ("experiment", "group")
 
 
 class QueryError(ExecboardError):
@@ -28,43 +80,657 @@ class QueryError(ExecboardError):
     status = 400
 
 
+# --------------------------------------------------------------------------------------------
+# Label expressions: grammar and tree
+# --------------------------------------------------------------------------------------------
+
+# `key:value` and `@attribute:value` are single tokens so that no space can sneak in between
+# the key and its value. Keywords only count as keywords when a space, a parenthesis or the
+# end follows, so `android` and `note:x` are labels; being tried first (priority 2), a lone
+# `and`/`or`/`not` between terms is an operator.
+GRAMMAR = r"""
+?start: or_expr
+      |                                -> empty
+?or_expr: and_expr (_OR and_expr)*
+?and_expr: not_expr (_AND? not_expr)*
+?not_expr: _NOT not_expr               -> negation
+         | atom
+?atom: "(" or_expr ")"
+     | TERM                            -> label
+     | ATTRIBUTE                       -> attribute
+
+_OR.2: /or(?![^\s()])/i
+_AND.2: /and(?![^\s()])/i
+_NOT.2: /not(?![^\s()])/i
+_VALUE: /:("([^"\\]|\\.)*"|[^\s()"]+)/
+TERM: /[A-Za-z0-9][A-Za-z0-9._\/-]*/ _VALUE?
+ATTRIBUTE: /@[A-Za-z_]+/ _VALUE?
+
+%import common.WS
+%ignore WS
+"""
+
+_PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=False)
+
+# What the parser expected, in words, for error messages.
+_EXPECTED_WORDS = {
+    "TERM": "a label",
+    "ATTRIBUTE": "an @attribute",
+    "LPAR": '"("',
+    "RPAR": '")"',
+    "_NOT": '"not"',
+    "_AND": '"and"',
+    "_OR": '"or"',
+    "$END": "the end",
+}
+
+
+@dataclass(frozen=True)
+class LabelTerm:
+    """``key:value`` (equality) or a bare ``key`` (has the label: ``value is None``)."""
+
+    key: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class AttributeTerm:
+    """``@name`` or ``@name:value``: a condition on a field, a release or a stage."""
+
+    name: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class And:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+Node = LabelTerm | AttributeTerm | And | Or | Not
+
+ATTRIBUTES_WITH_VALUE = frozenset({"phase", "workflow", "user", "parent", "release", "stage"})
+ATTRIBUTES_WITHOUT_VALUE = frozenset({"released"})
+
+
+def _unquote(raw: str) -> str:
+    if raw.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    return raw
+
+
+def _quote(value: str) -> str:
+    """A value as it must be written in an expression (quoted when a bare word would not do)."""
+    if value and not re.search(r'[\s()"\\]', value) and value.lower() not in ("and", "or", "not"):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _split_token(token: Token) -> tuple[str, str | None]:
+    head, colon, raw = str(token).partition(":")
+    return head, _unquote(raw) if colon else None
+
+
+class _ToNodes(Transformer):
+    """Parse tree → ``Node``s, validating label keys and attribute names on the way."""
+
+    def empty(self, _children):
+        return None
+
+    def or_expr(self, children):
+        return Or(tuple(children))
+
+    def and_expr(self, children):
+        return And(tuple(children))
+
+    def negation(self, children):
+        return Not(children[0])
+
+    def label(self, children):
+        token = children[0]
+        key, value = _split_token(token)
+        try:
+            validate_key(key)
+        except LabelError as exc:
+            raise _syntax_error(exc.message, token.start_pos) from exc
+        return LabelTerm(key, value)
+
+    def attribute(self, children):
+        token = children[0]
+        name, value = _split_token(token)
+        name = name[1:].lower()
+        if name in ATTRIBUTES_WITH_VALUE:
+            if value is None or value == "":
+                raise _syntax_error(f"@{name} needs a value: @{name}:…", token.start_pos)
+            return AttributeTerm(name, value)
+        if name in ATTRIBUTES_WITHOUT_VALUE:
+            if value is not None:
+                raise _syntax_error(f"@{name} takes no value.", token.start_pos)
+            return AttributeTerm(name)
+        known = ", ".join(f"@{a}" for a in sorted(ATTRIBUTES_WITH_VALUE | ATTRIBUTES_WITHOUT_VALUE))
+        raise _syntax_error(f"Unknown attribute @{name}; known: {known}.", token.start_pos)
+
+
+def _syntax_error(message: str, position: int) -> QueryError:
+    """A 400 naming the (1-based) column of the problem."""
+    column = position + 1
+    return QueryError(
+        f"Syntax error at column {column}: {message}",
+        field="q",
+        code="invalid_expression",
+        extra={"column": column},
+    )
+
+
+def _expected(names: Iterable[str]) -> str:
+    words = sorted({_EXPECTED_WORDS.get(name, name) for name in names})
+    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+
+
+def _describe(error: UnexpectedInput, text: str) -> QueryError:
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        expected = getattr(error, "expected", None) or getattr(error, "accepts", None) or ()
+        return _syntax_error(
+            f"the expression ends too early; expected {_expected(expected)}.", len(text)
+        )
+    if isinstance(error, UnexpectedToken):
+        expected = _expected(error.accepts or error.expected)
+        return _syntax_error(
+            f"unexpected {str(error.token)!r}; expected {expected}.", error.token.start_pos
+        )
+    assert isinstance(error, UnexpectedCharacters)
+    position = error.pos_in_stream
+    char = text[position]
+    if char == ":":
+        message = "a value is missing after ':' (write key:value, or key:\"\" for an empty value)."
+    elif char == '"':
+        message = "a quoted value is not closed, or a quote is not preceded by key:."
+    else:
+        message = f"unexpected character {char!r}."
+    return _syntax_error(message, position)
+
+
+def _depth(tree: Tree | Token) -> int:
+    """Nesting depth of a parse tree, computed without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, Tree):
+            stack.extend((child, depth + 1) for child in node.children)
+    return deepest
+
+
+def parse_expression(text: str) -> Node | None:
+    """Parse a label expression; None for an empty one. Raise ``QueryError`` (400) with the
+    column of a syntax error, and for expressions too long or too deeply nested."""
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise QueryError(
+            f"The expression is {len(text):,} characters long; at most "
+            f"{MAX_EXPRESSION_LENGTH:,} are allowed.",
+            field="q",
+            code="expression_too_long",
+        )
+    try:
+        tree = _PARSER.parse(text)
+    except UnexpectedInput as error:
+        raise _describe(error, text) from None
+    # The transformer recurses; refuse deep trees before it could hit the recursion limit.
+    if _depth(tree) > MAX_NESTING + 2:
+        raise QueryError(
+            f"The expression is nested more than {MAX_NESTING} levels deep.",
+            field="q",
+            code="expression_too_deep",
+        )
+    return _ToNodes().transform(tree)
+
+
+def to_text(node: Node | None) -> str:
+    """The canonical text of an expression (parses back to the same tree)."""
+    if node is None:
+        return ""
+    if isinstance(node, LabelTerm):
+        return node.key if node.value is None else f"{node.key}:{_quote(node.value)}"
+    if isinstance(node, AttributeTerm):
+        return f"@{node.name}" if node.value is None else f"@{node.name}:{_quote(node.value)}"
+    if isinstance(node, Not):
+        inner = to_text(node.item)
+        return f"not ({inner})" if isinstance(node.item, And | Or) else f"not {inner}"
+    if isinstance(node, And):
+        return " and ".join(
+            f"({to_text(item)})" if isinstance(item, Or) else to_text(item) for item in node.items
+        )
+    return " or ".join(to_text(item) for item in node.items)
+
+
+def conjuncts(node: Node | None) -> list[Node]:
+    """The terms ANDed at the top of an expression (what the filter bar shows as chips)."""
+    if node is None:
+        return []
+    return list(node.items) if isinstance(node, And) else [node]
+
+
+def conjunction(terms: Iterable[Node]) -> Node | None:
+    """The AND of terms (the inverse of ``conjuncts``)."""
+    flat: list[Node] = []
+    for term in terms:
+        flat.extend(term.items if isinstance(term, And) else [term])
+    if not flat:
+        return None
+    return flat[0] if len(flat) == 1 else And(tuple(flat))
+
+
+# --------------------------------------------------------------------------------------------
+# Label expressions: SQL
+# --------------------------------------------------------------------------------------------
+
+
+def normalise_version(version: str) -> str:
+    """``1.2.3`` → ``v1.2.3`` (releases store the conventional ``v`` prefix)."""
+    return version if version.startswith("v") else f"v{version}"
+
+
+@dataclass(frozen=True)
+class ExpressionCompiler:
+    """Turns an expression tree into one ``Q`` over executions.
+
+    ``project`` (when the query is within one project) scopes the label subqueries so that
+    they use ``label_project_kv_time``; without it they use ``label_kv_time``. On PostgreSQL
+    an AND of several ``key:value`` equalities becomes one JSON containment test on
+    ``Execution.labels`` served by the GIN index ``execution_labels_gin``.
+    """
+
+    project_id: int | None = None
+    use_containment: bool = False
+
+    @classmethod
+    def for_database(cls, project_id: int | None, alias: str = "default") -> ExpressionCompiler:
+        return cls(project_id, connections[alias].vendor == "postgresql")
+
+    def compile(self, node: Node) -> Q:
+        if isinstance(node, LabelTerm):
+            return Q(pk__in=self._label_rows(node.key, node.value).values("execution_id"))
+        if isinstance(node, AttributeTerm):
+            return self._attribute(node)
+        if isinstance(node, Not):
+            return ~self.compile(node.item)
+        if isinstance(node, And):
+            return self._and(node.items)
+        return self._or(node.items)
+
+    def _label_rows(self, key: str, value: str | None) -> QuerySet:
+        rows = Label.objects.filter(key=key)
+        if self.project_id is not None:
+            rows = rows.filter(project_id=self.project_id)
+        return rows if value is None else rows.filter(value=value)
+
+    def _and(self, items: tuple[Node, ...]) -> Q:
+        """Several equalities on distinct keys → one ``labels @> {...}`` on PostgreSQL."""
+        condition = Q()
+        rest = list(items)
+        if self.use_containment:
+            equalities: dict[str, str] = {}
+            for item in items:
+                if (
+                    isinstance(item, LabelTerm)
+                    and item.value is not None
+                    and item.key not in equalities
+                ):
+                    equalities[item.key] = item.value
+                    rest.remove(item)
+            if len(equalities) >= 2:
+                condition &= Q(labels__contains=equalities)
+            else:
+                rest = list(items)
+        for item in rest:
+            condition &= self.compile(item)
+        return condition
+
+    def _or(self, items: tuple[Node, ...]) -> Q:
+        """Label terms → one ``IN (… UNION …)`` of label index scans (values of the same key
+        share one scan with ``value IN (…)``); anything else is ORed alongside."""
+        values_by_key: dict[str, list[str] | None] = {}
+        others: list[Node] = []
+        for item in items:
+            if isinstance(item, LabelTerm):
+                known = values_by_key.setdefault(item.key, [])
+                if item.value is None or known is None:
+                    values_by_key[item.key] = None  # key exists: covers every value
+                else:
+                    known.append(item.value)
+            else:
+                others.append(item)
+        condition = Q()
+        if values_by_key:
+            scans = []
+            for key, values in values_by_key.items():
+                rows = self._label_rows(key, None)
+                if values is not None:
+                    rows = (
+                        rows.filter(value__in=values)
+                        if len(values) > 1
+                        else rows.filter(value=values[0])
+                    )
+                scans.append(rows.values("execution_id"))
+            union = scans[0].union(*scans[1:]) if len(scans) > 1 else scans[0]
+            condition |= Q(pk__in=union)
+        for item in others:
+            condition |= self.compile(item)
+        return condition
+
+    def _releases(self) -> QuerySet:
+        releases = Release.objects.all()
+        if self.project_id is not None:
+            releases = releases.filter(project_id=self.project_id)
+        return releases
+
+    def _attribute(self, term: AttributeTerm) -> Q:
+        name, value = term.name, term.value or ""
+        if name == "phase":
+            phase = value.upper()
+            if phase not in Phase.values:
+                raise QueryError(
+                    f"Unknown phase {value!r} in @phase; "
+                    f"expected one of {', '.join(Phase.values)}.",
+                    field="q",
+                )
+            return Q(phase=phase)
+        if name == "workflow":
+            return Q(workflow=value)
+        if name == "user":
+            return Q(launched_by=value)
+        if name == "parent":
+            return Q(parent_id=value)
+        if name == "released":
+            return Q(pk__in=self._releases().values("execution_id"))
+        if name == "release":
+            artifact, at, version = value.partition("@")
+            releases = self._releases().filter(artifact=artifact)
+            if at:
+                releases = releases.filter(version=normalise_version(version))
+            return Q(pk__in=releases.values("execution_id"))
+        # @stage: the current version of each artifact in the stage is its latest stage event
+        # for that stage, provided that event is an assignment.
+        latest = (
+            StageEvent.objects.filter(
+                stage=value,
+                release__project_id=OuterRef("release__project_id"),
+                release__artifact=OuterRef("release__artifact"),
+            )
+            .order_by("-at", "-id")
+            .values("id")[:1]
+        )
+        current = StageEvent.objects.filter(
+            stage=value, action=StageEvent.Action.ASSIGN, id=Subquery(latest)
+        )
+        if self.project_id is not None:
+            current = current.filter(release__project_id=self.project_id)
+        return Q(pk__in=current.values("release__execution_id"))
+
+
+# --------------------------------------------------------------------------------------------
+# Flyte field filters
+# --------------------------------------------------------------------------------------------
+
+FILTER_FIELDS = {
+    "project": "project__slug",
+    "domain": "domain",
+    "workflow": "workflow",
+    "workflow_version": "workflow_version",
+    "phase": "phase",
+    "created_at": "created_at",
+    "started_at": "started_at",
+    "ended_at": "ended_at",
+    "duration": "duration",
+    "launched_by": "launched_by",
+    "mode": "mode",
+}
+# FlyteAdmin's names for the same fields.
+FILTER_ALIASES = {
+    "execution_created_at": "created_at",
+    "execution_updated_at": "updated_at",
+    "workflow.name": "workflow",
+    "workflow.version": "workflow_version",
+    "workflow.project": "project",
+    "workflow.domain": "domain",
+    "user": "launched_by",
+    "name": "id",
+}
+# Fields only reachable through a Flyte alias.
+_ALIAS_ONLY_FIELDS = {"updated_at": "phase_occurred_at", "id": "id"}
+_TIME_FIELDS = frozenset({"created_at", "started_at", "ended_at", "updated_at"})
+# FlyteAdmin's integer ExecutionMode values (2, SYSTEM, has no Execboard counterpart).
+_FLYTE_MODES = {"0": Mode.MANUAL, "1": Mode.SCHEDULED, "3": Mode.RELAUNCH, "4": Mode.CHILD}
+FILTER_FUNCTIONS = {
+    "eq": "exact",
+    "ne": "exact",
+    "gt": "gt",
+    "gte": "gte",
+    "lt": "lt",
+    "lte": "lte",
+    "contains": "contains",
+    "value_in": "in",
+    "value_not_in": "in",
+}
+_FILTER_RE = re.compile(r"\s*([a-z_]+)\(\s*([A-Za-z_.]+)\s*,\s*([^()]*?)\s*\)\s*\Z")
+
+
+def _filter_field(name: str) -> str:
+    """A field name or Flyte alias → the canonical name (``execution.`` prefix allowed)."""
+    name = name.removeprefix("execution.")
+    name = FILTER_ALIASES.get(name, name)
+    if name not in FILTER_FIELDS and name not in _ALIAS_ONLY_FIELDS:
+        raise QueryError(
+            f"Unknown filter field {name!r}; fields: {', '.join(FILTER_FIELDS)} "
+            f"(and Flyte's {', '.join(FILTER_ALIASES)}).",
+            field="filters",
+        )
+    return name
+
+
+def _filter_value(name: str, raw: str) -> Any:
+    if name in _TIME_FIELDS:
+        moment = parse_datetime(raw)
+        if moment is None:
+            raise QueryError(
+                f"{name} needs an RFC 3339 timestamp such as 2026-01-31T12:00:00Z; got {raw!r}.",
+                field="filters",
+            )
+        return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    if name == "duration":
+        try:
+            return float(raw.removesuffix("s"))
+        except ValueError:
+            raise QueryError(f"duration is in seconds; got {raw!r}.", field="filters") from None
+    if name == "phase":
+        if raw.upper() not in Phase.values:
+            raise QueryError(
+                f"Unknown phase {raw!r}; expected one of {', '.join(Phase.values)}.",
+                field="filters",
+            )
+        return raw.upper()
+    if name == "mode":
+        mode = _FLYTE_MODES.get(raw, raw.upper())
+        if mode not in Mode.values:
+            raise QueryError(
+                f"Unknown mode {raw!r}; expected one of {', '.join(Mode.values)}.",
+                field="filters",
+            )
+        return mode
+    return raw
+
+
+def parse_filters(text: str) -> Q:
+    """FlyteAdmin's ``func(field,value)+func(field,value)`` → one ``Q`` (all ANDed)."""
+    condition = Q()
+    if not text.strip():
+        return condition
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise QueryError(
+            f"filters is at most {MAX_EXPRESSION_LENGTH:,} characters long.", field="filters"
+        )
+    for part in text.split("+"):
+        match = _FILTER_RE.match(part)
+        if not match:
+            raise QueryError(
+                f"Cannot read the filter {part.strip()!r}; write func(field,value), e.g. "
+                "eq(phase,RUNNING), joined by '+'.",
+                field="filters",
+            )
+        function, name, raw = match.groups()
+        if function not in FILTER_FUNCTIONS:
+            raise QueryError(
+                f"Unknown filter function {function!r}; functions: {', '.join(FILTER_FUNCTIONS)}.",
+                field="filters",
+            )
+        name = _filter_field(name)
+        column = FILTER_FIELDS.get(name) or _ALIAS_ONLY_FIELDS[name]
+        lookup = FILTER_FUNCTIONS[function]
+        if lookup == "in":
+            value: Any = [_filter_value(name, v.strip()) for v in raw.split(";") if v.strip()]
+        else:
+            value = _filter_value(name, raw)
+        term = Q(**{f"{column}__{lookup}": value})
+        condition &= ~term if function in ("ne", "value_not_in") else term
+    return condition
+
+
+# --------------------------------------------------------------------------------------------
+# Sort and keyset cursor
+# --------------------------------------------------------------------------------------------
+
+SORT_KEYS = ("created_at", "started_at", "ended_at", "duration", "phase", "name", "workflow")
+SORT_ALIASES = {"execution_created_at": "created_at"}
+_NULLABLE_SORT_KEYS = frozenset({"started_at", "ended_at", "duration"})
+_SORT_VALUE = "sort_value"
+
+
+def _sort_expression(key: str):
+    """What a sort key orders by. ``name`` is the display name (the ``name`` label, else the
+    id); it has no index and suits filtered lists."""
+    if key == "name":
+        return Coalesce(NullIf(KeyTextTransform("name", "labels"), Value("")), F("id"))
+    return F(key)
+
+
 @dataclass(frozen=True)
 class Cursor:
-    """Where the next page starts: the last row's sort position."""
+    """Where the next page starts: the sort key and direction it belongs to, and the last
+    row's sort value and id (the tie-breaker)."""
 
-    created_at: datetime
+    key: str
+    descending: bool
+    value: Any
     id: str
 
     def encode(self) -> str:
-        raw = json.dumps([self.created_at.isoformat(), self.id]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([self.key, "d" if self.descending else "a", value, self.id])
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, token: str) -> Cursor:
+        invalid = QueryError(
+            "The cursor is not valid; start again from the first page.", field="cursor"
+        )
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            created_at, execution_id = json.loads(raw)
-            moment = parse_datetime(created_at)
-        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
-            raise QueryError(
-                "The cursor is not valid; start again from the first page.", field="cursor"
-            ) from exc
-        if moment is None or not isinstance(execution_id, str):
-            raise QueryError(
-                "The cursor is not valid; start again from the first page.", field="cursor"
-            )
-        return cls(moment, execution_id)
+            key, direction, value, execution_id = json.loads(raw)
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+            raise invalid from None
+        if key not in SORT_KEYS or direction not in ("a", "d") or not isinstance(execution_id, str):
+            raise invalid
+        if value is not None:
+            if key in _TIME_FIELDS:
+                value = parse_datetime(value) if isinstance(value, str) else None
+            elif key == "duration":
+                value = float(value) if isinstance(value, int | float) else None
+            elif not isinstance(value, str):
+                value = None
+            if value is None:
+                raise invalid
+        return cls(key, direction == "d", value, execution_id)
+
+    def after(self) -> Q:
+        """Rows after this cursor in its order (nulls sort last in both directions)."""
+        beyond, tie = ("lt", "lt") if self.descending else ("gt", "gt")
+        if self.value is None:
+            return Q(**{f"{_SORT_VALUE}__isnull": True, f"id__{tie}": self.id})
+        condition = Q(**{f"{_SORT_VALUE}__{beyond}": self.value}) | Q(
+            **{_SORT_VALUE: self.value, f"id__{tie}": self.id}
+        )
+        if self.key in _NULLABLE_SORT_KEYS:
+            condition |= Q(**{f"{_SORT_VALUE}__isnull": True})
+        return condition
+
+
+# --------------------------------------------------------------------------------------------
+# The list query
+# --------------------------------------------------------------------------------------------
+
+TIME_RANGES = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+}
+
+
+def _param_list(params: Mapping[str, Any], name: str) -> list[str]:
+    """``phase=A,B`` and ``phase=A&phase=B`` alike."""
+    raw = params.getlist(name) if hasattr(params, "getlist") else [params.get(name) or ""]
+    return [item.strip() for value in raw for item in (value or "").split(",") if item.strip()]
+
+
+def parse_namespace(text: str) -> LabelTerm | None:
+    """A namespace is a label (``user:anne``, ``production:nightly``, any ``key:value``) or
+    empty for global."""
+    text = text.strip()
+    if not text:
+        return None
+    key, colon, value = text.partition(":")
+    try:
+        validate_key(key)
+    except LabelError as exc:
+        raise QueryError(f"namespace: {exc.message}", field="namespace") from None
+    return LabelTerm(key, value if colon else None)
 
 
 @dataclass(frozen=True)
 class ListQuery:
+    """Everything a list request asks for, validated. Build it with ``from_params``."""
+
+    expression: Node | None = None
+    filters: str = ""
     domain: str | None = None
     phases: tuple[str, ...] = ()
+    since: str = ""
+    namespace: LabelTerm | None = None
+    sort_key: str = "created_at"
+    descending: bool = True
     limit: int = DEFAULT_LIMIT
     cursor: Cursor | None = None
+    group_by: tuple[str, ...] = ()
+    _filter_q: Q = field(default_factory=Q, compare=False, repr=False)
 
     @classmethod
-    def from_params(cls, params: Mapping[str, str]) -> ListQuery:
+    def from_params(cls, params: Mapping[str, Any]) -> ListQuery:
+        """Validate URL parameters; raise ``QueryError`` (400) naming the bad one. Unknown
+        sort keys, filter fields and functions are errors, never ignored."""
+        expression = parse_expression(params.get("q") or "")
+        filters = params.get("filters") or ""
+        filter_q = parse_filters(filters)
         domain = params.get("domain") or None
         if domain is not None and domain not in settings.EXECBOARD_DOMAINS:
             raise QueryError(
@@ -72,33 +738,198 @@ class ListQuery:
                 f"{', '.join(settings.EXECBOARD_DOMAINS)}.",
                 field="domain",
             )
-        phases = tuple(p for p in (params.get("phase") or "").split(",") if p)
+        phases = tuple(p.upper() for p in _param_list(params, "phase"))
         for phase in phases:
             if phase not in Phase.values:
-                raise QueryError(f"Unknown phase {phase!r}.", field="phase")
-        raw_limit = params.get("limit") or str(DEFAULT_LIMIT)
+                raise QueryError(
+                    f"Unknown phase {phase!r}; expected one of {', '.join(Phase.values)}.",
+                    field="phase",
+                )
+        since = params.get("since") or ""
+        if since and since not in TIME_RANGES:
+            raise QueryError(
+                f"since must be one of {', '.join(TIME_RANGES)}; got {since!r}.", field="since"
+            )
+        raw_key = params.get("sort_by.key") or "created_at"
+        sort_key = SORT_ALIASES.get(raw_key, raw_key)
+        if sort_key not in SORT_KEYS:
+            raise QueryError(
+                f"Unknown sort key {raw_key!r}; expected one of {', '.join(SORT_KEYS)}.",
+                field="sort_by.key",
+            )
+        direction = (params.get("sort_by.direction") or "DESCENDING").upper()
+        if direction not in ("ASCENDING", "DESCENDING"):
+            raise QueryError(
+                "sort_by.direction must be ASCENDING or DESCENDING.", field="sort_by.direction"
+            )
+        raw_limit = str(params.get("limit") or DEFAULT_LIMIT)
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
             raise QueryError(f"limit must be a whole number from 1 to {MAX_LIMIT}.", field="limit")
         cursor = Cursor.decode(params["cursor"]) if params.get("cursor") else None
-        return cls(domain=domain, phases=phases, limit=int(raw_limit), cursor=cursor)
+        descending = direction == "DESCENDING"
+        if cursor is not None and (cursor.key, cursor.descending) != (sort_key, descending):
+            raise QueryError(
+                "The cursor belongs to another sort order; start again from the first page.",
+                field="cursor",
+            )
+        group_by = tuple(_param_list(params, "group_by"))
+        if group_by not in ((), ("experiment",), ("group",), ("experiment", "group")):
+            raise QueryError(
+                "group_by must be experiment, group, or experiment,group.", field="group_by"
+            )
+        return cls(
+            expression=expression,
+            filters=filters,
+            domain=domain,
+            phases=phases,
+            since=since,
+            namespace=parse_namespace(params.get("namespace") or ""),
+            sort_key=sort_key,
+            descending=descending,
+            limit=int(raw_limit),
+            cursor=cursor,
+            group_by=group_by,
+            _filter_q=filter_q,
+        )
 
-    def filter(self, queryset: ExecutionQuerySet) -> ExecutionQuerySet:
+    @property
+    def has_conditions(self) -> bool:
+        """True when something narrows the list beyond its project."""
+        return bool(
+            self.expression
+            or self.filters
+            or self.domain
+            or self.phases
+            or self.since
+            or self.namespace
+        )
+
+    def filter(self, queryset: ExecutionQuerySet, project_id: int | None = None) -> QuerySet:
+        """Every condition of the query (not the cursor) applied to ``queryset``.
+
+        ``project_id`` is the project the queryset is limited to, if one: it lets label
+        subqueries use the per-project label index."""
+        compiler = ExpressionCompiler.for_database(project_id, queryset.db)
         if self.domain:
             queryset = queryset.filter(domain=self.domain)
         if self.phases:
             queryset = queryset.filter(phase__in=self.phases)
-        return queryset
+        if self.since:
+            queryset = queryset.filter(created_at__gte=timezone.now() - TIME_RANGES[self.since])
+        if self.namespace:
+            queryset = queryset.filter(compiler.compile(self.namespace))
+        if self.expression is not None:
+            queryset = queryset.filter(compiler.compile(self.expression))
+        return queryset.filter(self._filter_q)
 
-    def page(self, queryset: ExecutionQuerySet) -> tuple[list[Execution], Cursor | None]:
-        """One keyset page, latest first, and the cursor of the next page (None at the end)."""
-        queryset = self.filter(queryset).latest_first()
+    def ordered(self, queryset: QuerySet) -> QuerySet:
+        """The sort order, id as the tie-breaker, nulls last in both directions."""
+        queryset = queryset.alias(**{_SORT_VALUE: _sort_expression(self.sort_key)})
+        if self.descending:
+            return queryset.order_by(F(_SORT_VALUE).desc(nulls_last=True), F("id").desc())
+        return queryset.order_by(F(_SORT_VALUE).asc(nulls_last=True), F("id").asc())
+
+    def page(self, filtered: QuerySet) -> tuple[list[Execution], Cursor | None]:
+        """One keyset page of an already filtered queryset and the next page's cursor (None
+        at the end). Page 1,000 costs what page 1 costs: no OFFSET."""
+        queryset = self.ordered(filtered)
         if self.cursor:
-            queryset = queryset.filter(
-                Q(created_at__lt=self.cursor.created_at)
-                | Q(created_at=self.cursor.created_at, id__lt=self.cursor.id)
-            )
+            queryset = queryset.filter(self.cursor.after())
         rows = list(queryset[: self.limit + 1])
-        if len(rows) > self.limit:
-            last = rows[self.limit - 1]
-            return rows[: self.limit], Cursor(last.created_at, last.id)
-        return rows, None
+        if len(rows) <= self.limit:
+            return rows, None
+        rows = rows[: self.limit]
+        return rows, self.cursor_after(rows[-1])
+
+    def cursor_after(self, row: Execution) -> Cursor:
+        value = row.display_name if self.sort_key == "name" else getattr(row, self.sort_key)
+        return Cursor(self.sort_key, self.descending, value, row.id)
+
+
+def count(filtered: QuerySet) -> tuple[int, bool]:
+    """``(count, is_estimate)``: exact up to ``EXACT_COUNT_LIMIT`` (counting stops there),
+    beyond it PostgreSQL's planner estimate, which costs no scan. Other databases count."""
+    exact = filtered.order_by()[: EXACT_COUNT_LIMIT + 1].count()
+    if exact <= EXACT_COUNT_LIMIT:
+        return exact, False
+    connection = connections[filtered.db]
+    if connection.vendor != "postgresql":
+        return filtered.order_by().count(), False
+    sql, params = filtered.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    return max(estimate, EXACT_COUNT_LIMIT + 1), True
+
+
+@dataclass
+class Group:
+    """A group of the list: its label values (None: the execution lacks the key), how many
+    executions it has, by phase, and for ``experiment`` then ``group`` its subgroups."""
+
+    values: tuple[str | None, ...]
+    count: int = 0
+    phases: dict[str, int] = field(default_factory=dict)
+    subgroups: list[Group] = field(default_factory=list)
+
+    @property
+    def value(self) -> str | None:
+        return self.values[-1]
+
+    @property
+    def phase_summary(self) -> list[tuple[str, int]]:
+        """Phases by count, most first (e.g. 12 SUCCEEDED, 2 FAILED, 1 RUNNING)."""
+        return sorted(self.phases.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _sorted_groups(groups: Iterable[Group]) -> list[Group]:
+    """Largest first, by value on ties; the ungrouped (None) group last."""
+    return sorted(groups, key=lambda g: (g.value is None, -g.count, g.value or ""))
+
+
+def group_summary(filtered: QuerySet, keys: tuple[str, ...]) -> list[Group]:
+    """Counts and phase summaries per group value (nested for two keys), in one query over
+    the matching executions, reading group values from the ``labels`` JSON copy."""
+    columns = {f"g{i}": KeyTextTransform(key, "labels") for i, key in enumerate(keys)}
+    rows = filtered.order_by().annotate(**columns).values(*columns, "phase").annotate(n=Count("pk"))
+    top: dict[str | None, Group] = {}
+    for row in rows:
+        values = tuple(row[name] for name in columns)
+        group = top.setdefault(values[0], Group(values[:1]))
+        group.count += row["n"]
+        group.phases[row["phase"]] = group.phases.get(row["phase"], 0) + row["n"]
+        if len(values) > 1:
+            sub = next((s for s in group.subgroups if s.values == values), None)
+            if sub is None:
+                sub = Group(values)
+                group.subgroups.append(sub)
+            sub.count += row["n"]
+            sub.phases[row["phase"]] = sub.phases.get(row["phase"], 0) + row["n"]
+    groups = _sorted_groups(top.values())
+    for group in groups:
+        group.subgroups = _sorted_groups(group.subgroups)
+    return groups
+
+
+def group_counts(
+    query: ListQuery, filtered: QuerySet, key: str, project_id: int | None, total: int | None
+) -> list[dict[str, Any]]:
+    """Executions per value of one label key, largest first, then the executions without
+    the key (``value`` None) when the exact ``total`` is known.
+
+    Counted on the label index (``label_project_kv_time`` within a project: an index-only
+    scan when the query has no other condition); the matching executions restrict it only
+    when the query narrows the list."""
+    rows = Label.objects.filter(key=key)
+    if project_id is not None:
+        rows = rows.filter(project_id=project_id)
+    if query.has_conditions or project_id is None:
+        rows = rows.filter(execution_id__in=filtered.order_by().values("pk"))
+    counts = list(rows.values("value").annotate(count=Count("*")).order_by("-count", "value"))
+    groups = [{"value": row["value"], "count": row["count"]} for row in counts]
+    if total is not None and total > sum(row["count"] for row in counts):
+        groups.append({"value": None, "count": total - sum(row["count"] for row in counts)})
+    return groups
