@@ -1,9 +1,21 @@
 from django.urls import path
 
-from executions.views import detail, list
+from executions.views import detail, list, releases
 
 app_name = "executions"
 urlpatterns = [
     path("p/<slug:slug>/", list.execution_list, name="list"),
     path("p/<slug:slug>/e/<str:execution_id>/", detail.execution_detail, name="detail"),
+    path("p/<slug:slug>/registry/", releases.registry, name="registry"),
+    path("p/<slug:slug>/artifacts/<path:artifact>/", releases.artifact_page, name="artifact"),
+    path(
+        "p/<slug:slug>/releases/<int:release_id>/stage/",
+        releases.stage_change,
+        name="release-stage",
+    ),
+    path(
+        "p/<slug:slug>/e/<str:execution_id>/release/",
+        releases.execution_release,
+        name="execution-release",
+    ),
 ]

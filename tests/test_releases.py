@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 import pytest
+from django.template import Context, Template
+from django.test import RequestFactory
 
 from executions import releases
 from executions.errors import Conflict, ExecboardError, NotFound
 from executions.events import record_event
 from executions.models import Release, StageEvent
-from tests.factories import ProjectFactory, make_execution, make_succeeded_execution
+from tests.factories import (
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_execution,
+    make_succeeded_execution,
+)
 
 
 def release(project, version, artifact="nn", **kwargs):
@@ -283,3 +291,226 @@ def test_the_registry_of_a_project_takes_a_fixed_number_of_queries(
             for item in state.releases:
                 assert item.execution.display_name
                 assert item.project.slug == "nlp"
+
+
+# --- Pages -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, project):
+    viewer = MembershipFactory(project=project, user=UserFactory(username="val"), role="viewer")
+    client.force_login(viewer.user)
+    return client
+
+
+def test_the_registry_page_shows_latest_versions_and_stage_columns(editor_client, project):
+    release(project, "v1.9.0", artifact="model/nn", stage="prod")
+    release(project, "v1.10.0", artifact="model/nn", stage="staging")
+    release(project, "v0.1.0", artifact="corpus")
+    response = editor_client.get("/p/nlp/registry/")
+    assert response.status_code == 200
+    rows = {row["state"].artifact: row for row in response.context["rows"]}
+    assert response.context["stages"] == ["prod", "staging"]
+    assert rows["model/nn"]["state"].latest.version == "v1.10.0"
+    assert [h.release.version for h in rows["model/nn"]["cells"]] == ["v1.9.0", "v1.10.0"]
+    assert rows["corpus"]["cells"] == [None, None]
+    html = response.content.decode()
+    assert '<a href="/p/nlp/artifacts/model/nn/">model/nn</a>' in html
+    assert "<th>prod</th><th>staging</th>" in html
+
+
+def test_the_registry_page_says_when_nothing_is_released(editor_client, project):
+    response = editor_client.get("/p/nlp/registry/")
+    assert "Nothing released yet" in response.content.decode()
+
+
+def test_the_registry_page_takes_a_fixed_number_of_queries(
+    editor_client, project, django_assert_max_num_queries
+):
+    for n in range(6):
+        release(project, f"v1.{n}.0", artifact=f"a{n % 3}", stage=f"s{n % 2}")
+    with django_assert_max_num_queries(6):
+        editor_client.get("/p/nlp/registry/")
+
+
+def test_the_artifact_page_lists_versions_in_semver_order_with_executions_and_history(
+    editor_client, project
+):
+    old = release(project, "v1.9.0", stage="prod")
+    new = release(project, "v1.10.0")
+    releases.stage_assign(release=new, stage="prod", by="bob")
+    response = editor_client.get("/p/nlp/artifacts/nn/")
+    assert response.status_code == 200
+    assert [v["release"] for v in response.context["versions"]] == [new, old]
+    assert response.context["versions"][0]["stages"] == ["prod"]
+    html = response.content.decode()
+    assert html.index('id="v1.10.0"') < html.index('id="v1.9.0"')
+    assert old.execution.get_absolute_url() in html
+    assert [(h.action, h.release.version) for h in response.context["detail"].history] == [
+        ("assign", "v1.10.0"),
+        ("register", "v1.10.0"),
+        ("assign", "v1.9.0"),
+        ("register", "v1.9.0"),
+    ]
+    assert editor_client.get("/p/nlp/artifacts/other/").status_code == 404
+
+
+def test_a_stage_is_assigned_after_a_confirmation(editor_client, project):
+    v1 = release(project, "v1.0.0", stage="prod")
+    v2 = release(project, "v1.1.0")
+    url = f"/p/nlp/releases/{v2.pk}/stage/"
+    confirm = editor_client.get(url, {"action": "assign", "stage": "prod"})
+    assert confirm.status_code == 200
+    text = confirm.content.decode()
+    assert "Assign <strong>nn@v1.1.0</strong> to stage <strong>prod</strong>?" in text
+    assert "It replaces v1.0.0" in text
+    assert StageEvent.objects.count() == 1
+
+    response = editor_client.post(url, {"action": "assign", "stage": "prod"})
+    assert response.status_code == 302
+    assert response["Location"] == "/p/nlp/artifacts/nn/"
+    state = releases.artifact_detail(project, "nn").state
+    assert state.stages["prod"].release == v2
+    assert state.stages["prod"].by == "anne"
+    assert v1 != v2
+
+
+def test_a_stage_is_unassigned_after_a_confirmation(editor_client, project):
+    v1 = release(project, "v1.0.0", stage="prod")
+    url = f"/p/nlp/releases/{v1.pk}/stage/"
+    confirm = editor_client.get(url, {"action": "unassign", "stage": "prod"})
+    assert "Unassign <strong>nn@v1.0.0</strong> from stage <strong>prod</strong>?" in (
+        confirm.content.decode()
+    )
+    editor_client.post(url, {"action": "unassign", "stage": "prod"})
+    assert "prod" not in releases.artifact_detail(project, "nn").state.stages
+
+
+def test_the_confirmation_is_a_fragment_for_htmx(editor_client, project):
+    v1 = release(project, "v1.0.0")
+    response = editor_client.get(
+        f"/p/nlp/releases/{v1.pk}/stage/", {"stage": "prod"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div class="confirm" id="stage-confirm">')
+    assert "<html" not in html
+
+
+def test_a_bad_or_conflicting_stage_change_shows_the_error_and_changes_nothing(
+    editor_client, project
+):
+    v1 = release(project, "v1.0.0", stage="prod")
+    url = f"/p/nlp/releases/{v1.pk}/stage/"
+    bad = editor_client.post(url, {"action": "assign", "stage": "no way"})
+    assert bad.status_code == 400
+    assert "Invalid stage name" in bad.content.decode()
+    again = editor_client.post(url, {"action": "assign", "stage": "prod"})
+    assert again.status_code == 409
+    assert "already in stage prod" in again.content.decode()
+    assert StageEvent.objects.count() == 1
+
+
+def test_stage_changes_need_the_editor_role(viewer_client, client, project):
+    v1 = release(project, "v1.0.0")
+    url = f"/p/nlp/releases/{v1.pk}/stage/"
+    assert viewer_client.get(url, {"stage": "prod"}).status_code == 403
+    assert viewer_client.post(url, {"stage": "prod"}).status_code == 403
+    client.logout()
+    assert client.post(url, {"stage": "prod"}).status_code == 302
+    assert not StageEvent.objects.exists()
+
+
+def render_panel(request_user, execution):
+    request = RequestFactory().get("/")
+    request.user = request_user
+    template = Template("{% load releases %}{% execution_releases execution %}")
+    return template.render(Context({"request": request, "execution": execution}))
+
+
+def test_the_release_panel_suggests_the_next_versions_of_the_workflow_artifact(editor, project):
+    release(project, "v1.2.3", artifact="train.wf")
+    html = render_panel(editor, make_succeeded_execution(project))
+    assert 'name="artifact" value="train.wf"' in html
+    assert '<option value="patch">patch → v1.2.4</option>' in html
+    assert '<option value="minor">minor → v1.3.0</option>' in html
+    assert "Release this execution" in html
+
+
+def test_the_release_panel_has_no_form_for_viewers_or_unfinished_executions(editor, project):
+    viewer = MembershipFactory(project=project, user=UserFactory(username="val"), role="viewer")
+    succeeded = make_succeeded_execution(project)
+    assert "Release this execution" not in render_panel(viewer.user, succeeded)
+    unfinished = render_panel(editor, make_execution(project))
+    assert "Release this execution" not in unfinished
+    assert "Only a succeeded execution can be released." in unfinished
+
+
+def test_the_release_panel_shows_badges_with_current_stages(editor, project):
+    execution = make_succeeded_execution(project)
+    releases.release_create(
+        project=project, execution=execution, artifact="nn", version="v1.0.0", stage="prod", by="a"
+    )
+    html = render_panel(editor, execution)
+    assert '<a class="release-badge" href="/p/nlp/artifacts/nn/#v1.0.0"' in html
+    assert '<span class="stage-chip">prod</span>' in html
+
+
+def test_releasing_from_the_page_redirects_back_to_the_execution(editor_client, project):
+    execution = make_succeeded_execution(project)
+    response = editor_client.post(
+        f"/p/nlp/e/{execution.pk}/release/",
+        {"artifact": "nn", "version": "", "bump": "minor", "stage": "dev", "note": "ok"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/p/nlp/e/{execution.pk}/#releases"
+    created = Release.objects.get()
+    assert (created.artifact, created.version, created.note) == ("nn", "v0.1.0", "ok")
+    assert releases.artifact_detail(project, "nn").state.stages["dev"].release == created
+
+
+def test_a_typed_version_wins_over_the_bump_menu(editor_client, project):
+    execution = make_succeeded_execution(project)
+    editor_client.post(
+        f"/p/nlp/e/{execution.pk}/release/", {"artifact": "nn", "version": "2.0.0", "bump": "patch"}
+    )
+    assert Release.objects.get().version == "v2.0.0"
+
+
+def test_releasing_from_the_page_with_htmx_returns_the_panel_with_the_badge(editor_client, project):
+    execution = make_succeeded_execution(project)
+    response = editor_client.post(
+        f"/p/nlp/e/{execution.pk}/release/",
+        {"artifact": "nn", "version": "v1.0.0", "bump": "patch"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="releases"')
+    assert "nn@v1.0.0</a>" in html
+
+
+def test_a_refused_release_from_the_page_keeps_what_was_typed(editor_client, project):
+    release(project, "v1.0.0")
+    execution = make_succeeded_execution(project)
+    response = editor_client.post(
+        f"/p/nlp/e/{execution.pk}/release/",
+        {"artifact": "nn", "version": "1.0.0", "bump": "patch", "note": "my careful note"},
+    )
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "nn@v1.0.0 is already released" in html
+    assert "my careful note</textarea>" in html
+    assert Release.objects.count() == 1
+
+
+def test_releasing_from_the_page_needs_the_editor_role(viewer_client, project):
+    execution = make_succeeded_execution(project)
+    response = viewer_client.post(f"/p/nlp/e/{execution.pk}/release/", {"version": "v1.0.0"})
+    assert response.status_code == 403
+    assert not Release.objects.exists()
