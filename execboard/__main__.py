@@ -1,0 +1,5 @@
+import sys
+
+from execboard.cli import main
+
+sys.exit(main())
