@@ -105,7 +105,8 @@ def test_a_value_with_a_control_character_is_refused(value, codepoint):
 
 @pytest.mark.parametrize("value", [3, 1.5, True, ["a"], {"a": "b"}])
 def test_a_value_that_is_not_a_string_is_refused(value):
-    assert _error(label_rules.validate_value, "k", value) == "Label 'k': the value must be a string."
+    message = _error(label_rules.validate_value, "k", value)
+    assert message == "Label 'k': the value must be a string."
 
 
 @pytest.mark.parametrize(
@@ -143,8 +144,7 @@ def test_the_count_limit_counts_labels_but_not_namespace_labels(settings):
     settings.EXECBOARD_MAX_LABELS = 2
     label_rules.check_count(["a", "b", "user", "production"])
     assert _error(label_rules.check_count, ["a", "b", "c", "user"]) == (
-        "An execution can have at most 2 labels (project defaults included); this one would "
-        "have 3."
+        "An execution can have at most 2 labels (project defaults included); this one would have 3."
     )
 
 
@@ -189,15 +189,12 @@ def test_the_count_limit_includes_the_project_defaults(db, settings):
     with pytest.raises(LabelError) as info:
         make_execution(project, labels={"model": "bert", "dataset": "wiki"})
     assert info.value.message == (
-        "An execution can have at most 3 labels (project defaults included); this one would "
-        "have 4."
+        "An execution can have at most 3 labels (project defaults included); this one would have 4."
     )
     assert not project.executions.exists()
 
 
-def test_overriding_a_default_does_not_count_twice_and_the_namespace_label_is_free(
-    db, settings
-):
+def test_overriding_a_default_does_not_count_twice_and_the_namespace_label_is_free(db, settings):
     settings.EXECBOARD_MAX_LABELS = 3
     project = ProjectFactory()
     project.default_labels.create(key="team", value="nlp")

@@ -20,7 +20,7 @@ from executions.errors import ExecboardError, NotFound
 from executions.events import record_event
 from executions.metadata import execution_metadata, step_metadata
 from executions.models import Execution
-from executions.query import ListQuery
+from executions.query import MAX_LIMIT, SORT_KEYS, ListQuery, api_groups
 from projects.models import Project, Role
 
 
@@ -53,11 +53,23 @@ def _creator(request) -> dict:
 @extend_schema(
     methods=["GET"],
     parameters=[
-        OpenApiParameter("project", str),
+        OpenApiParameter("project", str, description="A project slug (default: all visible)."),
         OpenApiParameter("domain", str),
+        OpenApiParameter("q", str, description="Label expression: team:nlp and not release."),
+        OpenApiParameter("filters", str, description="Flyte filters: eq(phase,RUNNING)+…"),
         OpenApiParameter("phase", str, description="Comma-separated phases."),
-        OpenApiParameter("limit", int),
-        OpenApiParameter("cursor", str),
+        OpenApiParameter("since", str, enum=["1h", "24h", "7d", "30d"]),
+        OpenApiParameter("namespace", str, description="A label such as user:anne."),
+        OpenApiParameter("sort_by.key", str, enum=list(SORT_KEYS)),
+        OpenApiParameter("sort_by.direction", str, enum=["DESCENDING", "ASCENDING"]),
+        OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}."),
+        OpenApiParameter("cursor", str, description="`next` of the previous page."),
+        OpenApiParameter(
+            "group_by",
+            str,
+            enum=["experiment", "group", "experiment,group"],
+            description="Adds `groups`: executions per label value.",
+        ),
     ],
     responses=s.ExecutionPageSerializer,
 )
@@ -78,22 +90,26 @@ def execution_list(request):
         return Response(data, status=status.HTTP_201_CREATED)
 
     query = ListQuery.from_params(request.query_params)
-    if request.query_params.get("project"):
-        executions = Execution.objects.in_project(
-            api_project(request, request.query_params["project"])
-        )
+    slug = request.query_params.get("project")
+    project = api_project(request, slug) if slug else None
+    if project is not None:
+        executions = Execution.objects.in_project(project)
     else:
         executions = Execution.objects.filter(project__in=visible_projects(request))
+    project_id = project.pk if project else None
+    filtered = query.filter(executions, project_id)
     # select_related: each row's URL needs its project's slug (one query, not one per row).
-    rows, next_cursor = query.page(executions.select_related("project"))
-    return Response(
-        {
-            "results": s.ExecutionSerializer(rows, many=True, context={"request": request}).data,
-            "next": next_cursor.encode() if next_cursor else None,
-            "count": query.filter(executions).count(),
-            "count_is_estimate": False,
-        }
-    )
+    rows, next_cursor = query.page(filtered.select_related("project"))
+    total, is_estimate = query.total(filtered, rows, next_cursor)
+    body = {
+        "results": s.ExecutionSerializer(rows, many=True, context={"request": request}).data,
+        "next": next_cursor.encode() if next_cursor else None,
+        "count": total,
+        "count_is_estimate": is_estimate,
+    }
+    if query.group_by:
+        body["groups"] = api_groups(query, filtered, project_id, None if is_estimate else total)
+    return Response(body)
 
 
 @extend_schema(request=s.BulkCreateSerializer, responses={201: s.BulkCreateSerializer})
@@ -156,15 +172,15 @@ def _expected_version(request, body: dict) -> int:
     raise ExecboardError("description_version must be a whole number.", field="description_version")
 
 
-def _step_id(execution: Execution, ref) -> int | None:
-    """A step named by its name or id."""
+def _step_id(execution: Execution, ref, field: str = "step") -> int | None:
+    """A step named by its name or id; ``field`` is the request field that named it."""
     if ref in (None, ""):
         return None
     step = execution.steps.filter(name=str(ref)).first()
     if step is None and str(ref).isdigit():
         step = execution.steps.filter(pk=int(ref)).first()
     if step is None:
-        raise ExecboardError(f"No step {ref!r} in this execution.", field="step")
+        raise ExecboardError(f"No step {ref!r} in this execution.", field=field)
     return step.pk
 
 
@@ -208,7 +224,7 @@ def execution_steps(request, execution_id: str):
     step = services.step_create(
         execution_id=execution.pk,
         name=body.get("name"),
-        parent=_step_id(execution, body.get("parent")),
+        parent=_step_id(execution, body.get("parent"), field="parent"),
         options=body.get("options"),
         user_metadata=body.get("user_metadata"),
     )
