@@ -5,7 +5,29 @@ from executions.views import detail, list, releases
 app_name = "executions"
 urlpatterns = [
     path("p/<slug:slug>/", list.execution_list, name="list"),
+    path(
+        "p/<slug:slug>/export.<str:fmt>",
+        list.execution_export,
+        name="export",
+    ),
+    path("p/<slug:slug>/label-suggestions/", list.label_suggestions, name="label-suggestions"),
     path("p/<slug:slug>/e/<str:execution_id>/", detail.execution_detail, name="detail"),
+    path(
+        "p/<slug:slug>/e/<str:execution_id>/description/",
+        detail.description,
+        name="description",
+    ),
+    path(
+        "p/<slug:slug>/e/<str:execution_id>/description/edit/",
+        detail.description_edit,
+        name="description-edit",
+    ),
+    path("p/<slug:slug>/e/<str:execution_id>/labels/", detail.labels, name="labels"),
+    path(
+        "p/<slug:slug>/e/<str:execution_id>/labels/remove/",
+        detail.label_remove,
+        name="label-remove",
+    ),
     path("p/<slug:slug>/registry/", releases.registry, name="registry"),
     path("p/<slug:slug>/artifacts/<path:artifact>/", releases.artifact_page, name="artifact"),
     path(
