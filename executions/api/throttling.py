@@ -60,7 +60,7 @@ class WriteRateThrottle(BaseThrottle):
     def _ident(self, request) -> str:
         token = request_token(request)
         if token is not None:
-            return f"token:{token.pk}"
+            return f"token:{token.key_hash[:16]}"
         if request.user.is_authenticated:
             return f"user:{request.user.pk}"
         return f"ip:{self.get_ident(request)}"
