@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
@@ -52,6 +53,7 @@ def _creator(request) -> dict:
 
 @extend_schema(
     methods=["GET"],
+    operation_id="executions_list",
     parameters=[
         OpenApiParameter("project", str, description="A project slug (default: all visible)."),
         OpenApiParameter("domain", str),
@@ -231,6 +233,7 @@ def execution_steps(request, execution_id: str):
     return Response(s.StepSerializer(step).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(methods=["GET"], responses=s.StepSerializer)
 @extend_schema(methods=["PATCH"], request=s.StepUpdateSerializer, responses=s.StepSerializer)
 @api_view(["GET", "PATCH"])
 def execution_step(request, execution_id: str, name: str):
@@ -247,7 +250,10 @@ def execution_step(request, execution_id: str, name: str):
     return Response(s.StepSerializer(step).data)
 
 
-@extend_schema(parameters=[OpenApiParameter("name", str, description="A step's name.")])
+@extend_schema(
+    parameters=[OpenApiParameter("name", str, description="A step's name.")],
+    responses=OpenApiTypes.OBJECT,
+)
 @api_view(["GET"])
 def execution_metadata_view(request, execution_id: str):
     execution = api_execution(request, execution_id)
