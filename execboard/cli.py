@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from execboard import __version__, run
+from execboard import __version__, release_cli, run
 from execboard.api import check_namespace
 from execboard.client import Client
 from execboard.config import DEFAULT_URL, TOKEN_VAR, URL_VAR
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run.register(subparsers)
     register(subparsers)
+    release_cli.register(subparsers)
     return parser
 
 
