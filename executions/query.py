@@ -47,9 +47,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput
@@ -841,6 +841,15 @@ class ListQuery:
         rows = rows[: self.limit]
         return rows, self.cursor_after(rows[-1])
 
+    def total(
+        self, filtered: QuerySet, rows: list[Execution], next_cursor: Cursor | None
+    ) -> tuple[int, bool]:
+        """``(count, is_estimate)`` of the whole list; a first page that is also the last
+        one is its own count (no query)."""
+        if self.cursor is None and next_cursor is None:
+            return len(rows), False
+        return count(filtered)
+
     def cursor_after(self, row: Execution) -> Cursor:
         value = row.display_name if self.sort_key == "name" else getattr(row, self.sort_key)
         return Cursor(self.sort_key, self.descending, value, row.id)
@@ -914,22 +923,111 @@ def group_summary(filtered: QuerySet, keys: tuple[str, ...]) -> list[Group]:
     return groups
 
 
-def group_counts(
-    query: ListQuery, filtered: QuerySet, key: str, project_id: int | None, total: int | None
+def api_groups(
+    query: ListQuery, filtered: QuerySet, project_id: int | None, total: int | None
 ) -> list[dict[str, Any]]:
-    """Executions per value of one label key, largest first, then the executions without
-    the key (``value`` None) when the exact ``total`` is known.
+    """The API's ``groups``: ``[{"value", "count"}]`` largest first, the executions without
+    the key last (``value`` None, when the exact ``total`` is known); for ``experiment`` then
+    ``group`` each experiment nests its ``groups``.
 
-    Counted on the label index (``label_project_kv_time`` within a project: an index-only
-    scan when the query has no other condition); the matching executions restrict it only
-    when the query narrows the list."""
-    rows = Label.objects.filter(key=key)
+    One key is counted on the label index (``label_project_kv_time`` within a project: an
+    index-only scan when nothing else narrows the list); two keys read the ``labels`` JSON of
+    the matching executions (``group_summary``)."""
+    if len(query.group_by) > 1:
+        return [
+            {
+                "value": group.value,
+                "count": group.count,
+                "groups": [{"value": sub.value, "count": sub.count} for sub in group.subgroups],
+            }
+            for group in group_summary(filtered, query.group_by)
+        ]
+    rows = Label.objects.filter(key=query.group_by[0])
     if project_id is not None:
         rows = rows.filter(project_id=project_id)
     if query.has_conditions or project_id is None:
         rows = rows.filter(execution_id__in=filtered.order_by().values("pk"))
     counts = list(rows.values("value").annotate(count=Count("*")).order_by("-count", "value"))
-    groups = [{"value": row["value"], "count": row["count"]} for row in counts]
-    if total is not None and total > sum(row["count"] for row in counts):
-        groups.append({"value": None, "count": total - sum(row["count"] for row in counts)})
-    return groups
+    grouped = sum(row["count"] for row in counts)
+    if total is not None and total > grouped:
+        counts.append({"value": None, "count": total - grouped})
+    return counts
+
+
+# --------------------------------------------------------------------------------------------
+# The list page's rows and label autocomplete
+# --------------------------------------------------------------------------------------------
+
+
+def top_level(filtered: QuerySet) -> QuerySet:
+    """The page's rows: matching executions whose parent is not itself in the list (those
+    nest under their parent instead). ``parent IS NULL`` is tested first, so executions
+    without a parent never run the ``EXISTS``."""
+    parent_listed = filtered.filter(pk=OuterRef("parent_id"))
+    return filtered.filter(Q(parent__isnull=True) | ~Exists(parent_listed))
+
+
+def list_rows(queryset: QuerySet) -> QuerySet:
+    """Rows as the page shows them: with their latest release (``artifact@version``) and
+    whether they have sub-executions, as per-row subqueries of the page's query rather
+    than one more query per row."""
+    latest_release = (
+        Release.objects.filter(execution=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .annotate(badge=Concat("artifact", Value("@"), "version"))
+        .values("badge")[:1]
+    )
+    has_children = Execution.objects.filter(parent=OuterRef("pk"))
+    return queryset.annotate(
+        release_badge=Subquery(latest_release), has_children=Exists(has_children)
+    )
+
+
+def with_children(rows: list[Execution]) -> None:
+    """Attach ``child_list`` (sub-executions, oldest first) to each row, in one query for
+    the rows that have any (see ``list_rows``)."""
+    parents = {row.pk: row for row in rows}
+    for row in rows:
+        row.child_list = []
+    wanted = [row.pk for row in rows if getattr(row, "has_children", False)]
+    if not wanted:
+        return
+    for child in Execution.objects.filter(parent_id__in=wanted).order_by("created_at", "id"):
+        parents[child.parent_id].child_list.append(child)
+
+
+AUTOCOMPLETE_LIMIT = 20
+RECENT_FOR_KEYS = 1000
+
+
+def label_values(project_id: int, key: str, prefix: str = "") -> list[dict[str, Any]]:
+    """Values of ``key`` in the project starting with ``prefix``, most used first.
+
+    A range scan of ``label_project_kv_time`` on ``(project, key, value >= prefix)``."""
+    rows = Label.objects.filter(project_id=project_id, key=key)
+    if prefix:
+        rows = rows.filter(value__gte=prefix, value__startswith=prefix)
+    return list(
+        rows.values("value")
+        .annotate(count=Count("*"))
+        .order_by("-count", "value")[:AUTOCOMPLETE_LIMIT]
+    )
+
+
+def label_keys(project_id: int, prefix: str = "") -> list[dict[str, Any]]:
+    """Label keys starting with ``prefix``, most used first, among the project's latest
+    ``RECENT_FOR_KEYS`` executions (their ``labels`` JSON, read through the
+    ``execution_project_time`` index): counting keys over every label row of a large
+    project would scan it all."""
+    recent = (
+        Execution.objects.filter(project_id=project_id)
+        .order_by("-created_at", "-id")
+        .values_list("labels", flat=True)[:RECENT_FOR_KEYS]
+    )
+    counts: dict[str, int] = {}
+    for labels in recent:
+        for key in labels:
+            if key.startswith(prefix):
+                counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"key": key, "count": n} for key, n in ranked[:AUTOCOMPLETE_LIMIT]]

@@ -153,7 +153,11 @@ def execution_detail(request, execution_id: str):
         )
     else:
         execution = api_execution(request, execution_id)
-    return Response(s.ExecutionSerializer(execution, context={"request": request}).data)
+    # The ETag is the description version, what a PATCH sends back in If-Match.
+    return Response(
+        s.ExecutionSerializer(execution, context={"request": request}).data,
+        headers={"ETag": f'"{execution.description_version}"'},
+    )
 
 
 def _expected_version(request, body: dict) -> int:
