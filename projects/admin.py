@@ -33,15 +33,16 @@ class DefaultLabelForm(forms.ModelForm):
 
 class DefaultLabelFormSet(BaseInlineFormSet):
     def clean(self):
-        super().clean()
         keys = [
             form.cleaned_data["key"]
             for form in self.forms
             if form.cleaned_data.get("key") and not form.cleaned_data.get("DELETE")
         ]
         duplicates = {key for key in keys if keys.count(key) > 1}
+        # Before super().clean(), whose unique check would say only "duplicate data for key".
         if duplicates:
-            raise ValidationError(f"Each key once: {', '.join(sorted(duplicates))} is repeated.")
+            raise ValidationError(f"Each key once; repeated: {', '.join(sorted(duplicates))}.")
+        super().clean()
         try:
             label_rules.check_count(keys)
         except ExecboardError as exc:

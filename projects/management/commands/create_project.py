@@ -27,7 +27,12 @@ class Command(BaseCommand):
     def handle(self, slug, name, default_label, **options):
         try:
             SLUG_VALIDATOR(slug)
-            defaults = dict(label_rules.parse_label(text) for text in default_label)
+            pairs = [label_rules.parse_label(text) for text in default_label]
+            defaults = dict(pairs)
+            if len(defaults) < len(pairs):
+                keys = [key for key, _ in pairs]
+                repeated = sorted({key for key in keys if keys.count(key) > 1})
+                raise CommandError(f"Each default label key once; repeated: {', '.join(repeated)}.")
             label_rules.validate_labels(defaults)
             label_rules.check_count(defaults)
         except ValidationError as exc:

@@ -3,9 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from executions import labels as label_rules
+from executions.errors import ExecboardError
 from projects.models import ApiToken, Project
 
 
@@ -33,13 +36,21 @@ class Command(BaseCommand):
         )
 
     def handle(self, username, name, production, project, expires_in_days, **options):
+        User = get_user_model()
+        try:
+            User.username_validator(username)
+            label_rules.validate_value("production", production)
+        except ValidationError as exc:
+            raise CommandError(f"Invalid username {username!r}: {exc.messages[0]}") from exc
+        except ExecboardError as exc:
+            raise CommandError(exc.message) from exc
         projects = list(Project.objects.filter(slug__in=project))
         missing = set(project) - {p.slug for p in projects}
         if missing:
             raise CommandError(f"No project {sorted(missing)[0]!r}.")
         if expires_in_days is not None and expires_in_days < 1:
             raise CommandError("--expires-in-days must be at least 1.")
-        user, created = get_user_model().objects.get_or_create(username=username)
+        user, created = User.objects.get_or_create(username=username)
         if created:
             user.set_unusable_password()
             user.save()
