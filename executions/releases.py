@@ -7,10 +7,11 @@
   in precedence. Two versions of one artifact that differ only in build metadata would be
   impossible to order, so they are duplicates: ``v1.2.3+build1`` conflicts with ``v1.2.3``, and
   ``nn@v1.2.3`` finds the release stored as ``v1.2.3+build1``.
-* Stage changes are append-only ``StageEvent`` rows. As in GTO, a version stays assigned to a
-  stage until it is unassigned from it; the version *in* a stage is the assigned one whose
-  assignment is the latest. So assigning ``v2`` to ``prod`` shows ``v2`` there, and unassigning
-  ``v2`` brings back ``v1``, which was never unassigned.
+* Stage changes are append-only ``StageEvent`` rows, and a stage holds one version of an
+  artifact: the current version in a stage is the one of the latest event for that stage,
+  if that event is an assignment. Assigning ``v2`` to ``prod`` replaces ``v1`` there;
+  unassigning ``v2`` leaves ``prod`` empty (nothing rolls back by itself). The query
+  language's ``@stage:`` (executions/query.py) reads the same rule in SQL.
 """
 
 from __future__ import annotations
@@ -243,27 +244,15 @@ class ArtifactDetail:
 
 
 def _current_stages(events: Iterable[StageEvent]) -> dict[str, StageHolder]:
-    """What is in each stage, from stage events oldest first (see the module docstring).
+    """What is in each stage, from one artifact's stage events oldest first.
 
     Stages keep the order of their first assignment, so ``dev``, ``staging``, ``prod`` read
     the way a release travels."""
-    assigned: dict[tuple[str, int], StageEvent] = {}
-    order: list[str] = []
+    holders: dict[str, StageHolder | None] = {}
     for event in events:
-        if event.stage not in order:
-            order.append(event.stage)
-        key = (event.stage, event.release_id)
-        if event.action == StageEvent.Action.ASSIGN:
-            assigned[key] = event
-        else:
-            assigned.pop(key, None)
-    holders: dict[str, StageHolder] = {}
-    for stage in order:
-        candidates = [event for (s, _), event in assigned.items() if s == stage]
-        if candidates:
-            event = max(candidates, key=lambda e: (e.at, e.pk))
-            holders[stage] = StageHolder(event.release, event.at, event.by)
-    return holders
+        assigned = event.action == StageEvent.Action.ASSIGN
+        holders[event.stage] = StageHolder(event.release, event.at, event.by) if assigned else None
+    return {stage: holder for stage, holder in holders.items() if holder is not None}
 
 
 def _events_oldest_first(releases: Iterable[Release]) -> list[StageEvent]:
@@ -411,21 +400,14 @@ def release_create(
     return release
 
 
-def _assigned_to(release: Release, stage: str) -> bool:
-    last = release.stage_events.filter(stage=stage).order_by("-at", "-id").first()
-    return last is not None and last.action == StageEvent.Action.ASSIGN
-
-
 def _current_holder(release: Release, stage: str) -> StageHolder | None:
-    siblings = list(
-        Release.objects.filter(project_id=release.project_id, artifact=release.artifact)
-    )
+    siblings = Release.objects.filter(project_id=release.project_id, artifact=release.artifact)
     return _states(siblings)[release.artifact].stages.get(stage)
 
 
 @transaction.atomic
 def stage_assign(*, release: Release, stage: str, by: str) -> StageEvent:
-    """Put ``release`` in ``stage``; a 409 when it already is the version there."""
+    """Put ``release`` in ``stage``, replacing the version there; a 409 when it already is."""
     stage = validate_stage(stage)
     _lock_project(release.project)
     holder = _current_holder(release, stage)
@@ -440,10 +422,12 @@ def stage_assign(*, release: Release, stage: str, by: str) -> StageEvent:
 
 @transaction.atomic
 def stage_unassign(*, release: Release, stage: str, by: str) -> StageEvent:
-    """Take ``release`` out of ``stage``; a 409 when it is not assigned to it."""
+    """Take ``release`` out of ``stage``, leaving it empty; a 409 when it is not the version
+    there."""
     stage = validate_stage(stage)
     _lock_project(release.project)
-    if not _assigned_to(release, stage):
+    holder = _current_holder(release, stage)
+    if holder is None or holder.release.pk != release.pk:
         raise Conflict(f"{release} is not in stage {stage}.", field="stage", code="not_in_stage")
     return StageEvent.objects.create(
         release=release, stage=stage, action=StageEvent.Action.UNASSIGN, by=by

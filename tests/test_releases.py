@@ -199,7 +199,7 @@ def test_a_bad_stage_at_creation_changes_nothing(project):
 # --- Stages ----------------------------------------------------------------------------------
 
 
-def test_the_current_version_in_a_stage_is_the_latest_assigned_after_an_unassign(project):
+def test_the_current_version_in_a_stage_follows_assignments_and_an_unassign(project):
     v1, v2, v3 = (release(project, v) for v in ["v1.0.0", "v1.1.0", "v2.0.0"])
     releases.stage_assign(release=v1, stage="prod", by="anne")
     releases.stage_assign(release=v2, stage="prod", by="bob")
@@ -208,20 +208,23 @@ def test_the_current_version_in_a_stage_is_the_latest_assigned_after_an_unassign
     state = releases.artifact_detail(project, "nn").state
     assert state.stages["prod"].release == v3
     assert state.stages["staging"].release == v3
+    assert state.stages_of(v3) == ["prod", "staging"]
+    assert state.stages_of(v2) == []
 
+    # v2 was replaced in prod: it is not there to unassign.
+    with pytest.raises(Conflict):
+        releases.stage_unassign(release=v2, stage="prod", by="bob")
     releases.stage_unassign(release=v3, stage="prod", by="bob")
     state = releases.artifact_detail(project, "nn").state
-    # v2 was never unassigned from prod: it is back, as in GTO.
-    assert state.stages["prod"].release == v2
-    assert state.stages["prod"].by == "bob"
-    assert state.stages_of(v2) == ["prod"]
+    # Unassigning empties the stage; nothing rolls back by itself.
+    assert "prod" not in state.stages
     assert state.stages_of(v3) == ["staging"]
 
-    releases.stage_unassign(release=v2, stage="prod", by="bob")
-    releases.stage_unassign(release=v1, stage="prod", by="bob")
+    releases.stage_assign(release=v1, stage="prod", by="carol")
     state = releases.artifact_detail(project, "nn").state
-    assert "prod" not in state.stages
-    assert StageEvent.objects.count() == 7
+    assert state.stages["prod"].release == v1
+    assert state.stages["prod"].by == "carol"
+    assert StageEvent.objects.count() == 6
 
 
 def test_stage_history_lists_registrations_and_stage_changes_newest_first(project):
