@@ -517,3 +517,8 @@ def test_releasing_from_the_page_needs_the_editor_role(viewer_client, project):
     response = viewer_client.post(f"/p/nlp/e/{execution.pk}/release/", {"version": "v1.0.0"})
     assert response.status_code == 403
     assert not Release.objects.exists()
+
+
+def test_the_project_page_links_to_the_registry(editor_client, project):
+    html = editor_client.get("/p/nlp/").content.decode()
+    assert 'href="/p/nlp/registry/"' in html
