@@ -13,7 +13,7 @@ from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
 from executions import labels as label_rules
-from executions.errors import Conflict, ExecboardError
+from executions.errors import Conflict, ExecboardError, NotFound
 from executions.models import Change, Execution, Label, Mode, Step
 from projects.models import Project
 
@@ -267,9 +267,7 @@ def labels_update(
         current = dict(execution.labels)
         missing = [key for key in remove if key not in current]
         if missing:
-            raise ExecboardError(
-                f"The execution has no label {missing[0]!r} to remove.", field="labels"
-            )
+            raise NotFound(f"The execution has no label {missing[0]!r} to remove.", field="labels")
         updated = dict(current)
         for key in remove:
             del updated[key]

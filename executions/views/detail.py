@@ -22,9 +22,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from executions import labels as label_rules
 from executions import services
-from executions.errors import Conflict, ExecboardError
+from executions.errors import Conflict, ExecboardError, NotFound
 from executions.markdown import render_markdown
 from executions.models import Change, Execution
+from executions.query import LabelTerm, to_text
 from executions.textdiff import line_diff
 from executions.timeline import build_timeline, step_tree
 from projects.access import can_edit, project_for
@@ -42,6 +43,10 @@ SUGGESTIONS_SHOWN = 40
 class DescriptionForm(forms.Form):
     description = forms.CharField(required=False, strip=False, widget=forms.Textarea)
     description_version = forms.IntegerField(min_value=0, widget=forms.HiddenInput)
+
+    def clean_description(self) -> str:
+        # Browsers send a textarea's line breaks as CRLF; the stored text uses LF.
+        return self.cleaned_data["description"].replace("\r\n", "\n")
 
 
 class LabelForm(forms.Form):
@@ -79,14 +84,9 @@ class LabelChip:
 
 
 def filter_term(key: str, value: str) -> str:
-    """The list page's query term for one label: ``key:value``, quoted when the value holds
-    spaces or characters of the query syntax."""
-    if not value:
-        return key
-    if all(char.isalnum() or char in "._-/@+" for char in value):
-        return f"{key}:{value}"
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'{key}:"{escaped}"'
+    """The list page's query for one label, in the shared expression grammar: ``key:value``
+    (quoted when needed), or a bare ``key`` for a tag."""
+    return to_text(LabelTerm(key, value or None))
 
 
 def _list_url(project: Project, q: str) -> str:
@@ -412,9 +412,9 @@ def label_remove(request: HttpRequest, slug: str, execution_id: str) -> HttpResp
             execution_id=execution.pk, by=request.user.get_username(), remove=[key]
         )
     except ExecboardError as error:
-        return _render_labels(
-            request, project, execution, status=error.status, label_error=error.message
-        )
+        # A label that is already gone was removed by someone else: a conflict for the page.
+        status = 409 if isinstance(error, NotFound) else error.status
+        return _render_labels(request, project, execution, status=status, label_error=error.message)
     execution.project = project
     if not _is_fragment(request):
         return redirect(_detail_url(execution, "labels"))
