@@ -84,9 +84,16 @@ def client() -> Client:
     """The client configured by ``EXECBOARD_URL`` and ``EXECBOARD_TOKEN``."""
     key = (os.environ.get(URL_VAR), os.environ.get(TOKEN_VAR))
     if _default.get("key") != key:
-        _default.clear()
+        close()
         _default.update(key=key, client=Client(Config.load()))
     return _default["client"]
+
+
+def close() -> None:
+    """Close the default client's connections; the next call opens new ones."""
+    if "client" in _default:
+        _default["client"].close()
+    _default.clear()
 
 
 def _attached_execution() -> Execution | None:

@@ -56,6 +56,16 @@ class Client:
     def url(self) -> str:
         return self.config.url
 
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self.session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def request(
         self,
         method: str,
@@ -159,12 +169,14 @@ class Client:
             params["sort_by.direction"] = "ASCENDING"
         return self.request("GET", "executions/", params=params)
 
-    def iter_executions(self, *, limit: int, **query: Any) -> Iterator[dict[str, Any]]:
+    def iter_executions(
+        self, *, limit: int, page_size: int = 1000, **query: Any
+    ) -> Iterator[dict[str, Any]]:
         """Up to ``limit`` executions, following the cursor across pages."""
         cursor = None
         remaining = limit
         while remaining > 0:
-            page = self.list_executions(limit=min(remaining, 1000), cursor=cursor, **query)
+            page = self.list_executions(limit=min(remaining, page_size), cursor=cursor, **query)
             yield from page["results"][:remaining]
             remaining -= len(page["results"])
             cursor = page["next"]
