@@ -159,8 +159,9 @@ def _validate_note(note: object) -> str:
 # --- Selectors ---------------------------------------------------------------------------------
 
 
-def _same_precedence(version: str) -> Q:
-    """Stored versions equal to ``version`` when build metadata is ignored."""
+def same_version(version: str) -> Q:
+    """Releases whose stored version equals ``version`` (normalised) when build metadata is
+    ignored: ``v1.2.3`` finds ``v1.2.3+build1``."""
     core = version.partition("+")[0]
     return Q(version=core) | Q(version__startswith=f"{core}+")
 
@@ -171,7 +172,7 @@ def release_get(*, project: Project, artifact: str, version: str) -> Release:
     version = normalise_version(version)
     release = (
         Release.objects.filter(project=project, artifact=artifact)
-        .filter(_same_precedence(version))
+        .filter(same_version(version))
         .select_related("execution")
         .first()
     )
@@ -376,7 +377,7 @@ def release_create(
     existing = Release.objects.filter(project=project, artifact=artifact)
     if version in (None, ""):
         version = next_version(existing.values_list("version", flat=True), bump or "patch")
-    duplicate = existing.filter(_same_precedence(version)).first()
+    duplicate = existing.filter(same_version(version)).first()
     if duplicate is not None:
         raise Conflict(
             f"{artifact}@{duplicate.version} is already released (execution "
