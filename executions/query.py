@@ -47,13 +47,23 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput
-from lark.exceptions import UnexpectedEOF, UnexpectedToken
+from lark.exceptions import UnexpectedEOF, UnexpectedToken, VisitError
 
 from executions.errors import ExecboardError
 from executions.labels import LabelError, validate_key
@@ -110,7 +120,8 @@ ATTRIBUTE: /@[A-Za-z_]+/ _VALUE?
 %ignore WS
 """
 
-_PARSER = Lark(GRAMMAR, parser="lalr", propagate_positions=False, maybe_placeholders=False)
+# The basic lexer reserves the keywords: `a and or b` is an error, not a label named "or".
+_PARSER = Lark(GRAMMAR, parser="lalr", lexer="basic", maybe_placeholders=False)
 
 # What the parser expected, in words, for error messages.
 _EXPECTED_WORDS = {
@@ -272,6 +283,28 @@ def _depth(tree: Tree | Token) -> int:
     return deepest
 
 
+def _parenthesis_depth(text: str) -> int:
+    """How deeply parentheses nest outside quoted values."""
+    deepest = depth = 0
+    quoted = escaped = False
+    for char in text:
+        if quoted:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                quoted = False
+        elif char == '"':
+            quoted = True
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    return deepest
+
+
 def parse_expression(text: str) -> Node | None:
     """Parse a label expression; None for an empty one. Raise ``QueryError`` (400) with the
     column of a syntax error, and for expressions too long or too deeply nested."""
@@ -287,13 +320,16 @@ def parse_expression(text: str) -> Node | None:
     except UnexpectedInput as error:
         raise _describe(error, text) from None
     # The transformer recurses; refuse deep trees before it could hit the recursion limit.
-    if _depth(tree) > MAX_NESTING + 2:
+    if max(_depth(tree) - 2, _parenthesis_depth(text)) > MAX_NESTING:
         raise QueryError(
             f"The expression is nested more than {MAX_NESTING} levels deep.",
             field="q",
             code="expression_too_deep",
         )
-    return _ToNodes().transform(tree)
+    try:
+        return _ToNodes().transform(tree)
+    except VisitError as error:
+        raise error.orig_exc from None
 
 
 def to_text(node: Node | None) -> str:
@@ -620,7 +656,9 @@ def _sort_expression(key: str):
     """What a sort key orders by. ``name`` is the display name (the ``name`` label, else the
     id); it has no index and suits filtered lists."""
     if key == "name":
-        return Coalesce(NullIf(KeyTextTransform("name", "labels"), Value("")), F("id"))
+        return Coalesce(
+            NullIf(KeyTextTransform("name", "labels"), Value("")), F("id"), output_field=TextField()
+        )
     return F(key)
 
 
