@@ -17,10 +17,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-run: install  ## Migrate, load the demo data and serve on http://127.0.0.1:8000
+run: install  ## Migrate, load the demo data and serve it, readable without signing in, on :8000
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	EXECBOARD_PUBLIC_READ=$${EXECBOARD_PUBLIC_READ:-True} $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: install  ## The whole suite (on PostgreSQL when DATABASE_URL is set, else SQLite)
 	$(BIN)/pytest
