@@ -235,7 +235,8 @@ def describe_execution(client: Client, args: argparse.Namespace) -> int:
 
 
 def _labels(labels: dict[str, str]) -> str:
-    return " ".join(f"{key}:{value}" if value else key for key, value in labels.items())
+    """``k:v`` pairs by key (the server's order is not stable across databases)."""
+    return " ".join(f"{key}:{value}" if value else key for key, value in sorted(labels.items()))
 
 
 def _time(value: str | None) -> str:
