@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from executions.api import executions, me, projects, releases
+from executions.api import executions, labels, me, projects, releases
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -9,4 +9,5 @@ urlpatterns = [
     *executions.urlpatterns,
     *me.urlpatterns,
     *releases.urlpatterns,
+    *labels.urlpatterns,
 ]
