@@ -4,6 +4,7 @@ Execboard, DRF or Django's URL resolver produces it, and a rejected request chan
 from __future__ import annotations
 
 import pytest
+from rest_framework.test import APIClient
 
 from executions.models import Execution
 from tests.factories import MembershipFactory, UserFactory, make_execution, make_token
@@ -141,4 +142,13 @@ def test_too_many_executions_in_one_bulk_request_is_a_413(api, project):
         "/api/v1/executions/bulk/", {"executions": [create_body()] * 1001}, format="json"
     )
     assert_error(response, 413, "too_many", "executions")
+    assert not Execution.objects.exists()
+
+
+def test_a_session_write_without_a_csrf_token_is_a_403(editor, project):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(editor)
+    response = client.post("/api/v1/executions/", create_body(), format="json")
+    error = assert_error(response, 403, "forbidden")
+    assert error["message"].startswith("CSRF Failed")
     assert not Execution.objects.exists()

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from executions.errors import ExecboardError
 
@@ -28,7 +29,19 @@ def _first_message(detail) -> tuple[str, str | None]:
     return str(detail), None
 
 
+# DRF's codes where Execboard's own errors use another word for the same status.
+CODE_ALIASES = {"permission_denied": "forbidden"}
+
+
 def exception_handler(exc, context):
+    response = _error_response(exc)
+    if response is not None:
+        # As DRF's own handler does: roll back an ATOMIC_REQUESTS transaction.
+        set_rollback()
+    return response
+
+
+def _error_response(exc) -> Response | None:
     headers = {}
     if isinstance(exc, ExecboardError):
         return Response({"error": exc.as_dict()}, status=exc.status)
@@ -48,6 +61,7 @@ def exception_handler(exc, context):
         if getattr(exc, "auth_header", None):
             headers["WWW-Authenticate"] = exc.auth_header
         code = exc.default_code if isinstance(exc.default_code, str) else "error"
+        code = CODE_ALIASES.get(code, code)
         message, _ = _first_message(exc.detail)
         return Response(error_body(code, message), status=exc.status_code, headers=headers)
     return None
