@@ -23,7 +23,7 @@ from datetime import datetime
 
 import semver
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 
 from executions import labels as label_rules
 from executions.errors import Conflict, ExecboardError, NotFound
@@ -265,9 +265,13 @@ def _events_oldest_first(releases: Iterable[Release]) -> list[StageEvent]:
     return events
 
 
-def _states(releases: Iterable[Release]) -> dict[str, ArtifactState]:
+def _states(
+    releases: Iterable[Release], events: list[StageEvent] | None = None
+) -> dict[str, ArtifactState]:
+    """Artifacts by name with their versions and stages (``events``: already loaded ones)."""
     releases = list(releases)
-    events = _events_oldest_first(releases)
+    if events is None:
+        events = _events_oldest_first(releases)
     states: dict[str, ArtifactState] = {}
     for release in sorted(releases, key=version_key, reverse=True):
         states.setdefault(release.artifact, ArtifactState(release.artifact, [])).releases.append(
@@ -278,10 +282,14 @@ def _states(releases: Iterable[Release]) -> dict[str, ArtifactState]:
     return dict(sorted(states.items()))
 
 
+# select_related for pages and the API: each version links to its execution, whose URL needs
+# the project's slug, and names its project (one query, not two per release).
+SHOWN_WITH_RELEASE = ("execution__project", "project")
+
+
 def registry(project: Project) -> list[ArtifactState]:
     """Every artifact of the project by name, with its versions and stages (``gto show``)."""
-    # select_related: each version shows its execution and project (one query, not one each).
-    releases = list(Release.objects.filter(project=project).select_related("execution", "project"))
+    releases = list(Release.objects.filter(project=project).select_related(*SHOWN_WITH_RELEASE))
     return list(_states(releases).values())
 
 
@@ -293,19 +301,30 @@ def stage_names(states: Iterable[ArtifactState]) -> list[str]:
     return names
 
 
+def project_stage_names(project: Project) -> list[str]:
+    """Every stage the project has used, in the order each was first assigned."""
+    rows = (
+        StageEvent.objects.filter(release__project=project)
+        .values("stage")
+        .annotate(first=Min("at"))
+        .order_by("first", "stage")
+    )
+    return [row["stage"] for row in rows]
+
+
 def artifact_detail(project: Project, artifact: str) -> ArtifactDetail:
     """An artifact's versions, stages and history of registrations and stage changes, newest
     first (``gto history``); a 404 when the artifact has no release."""
     artifact = validate_artifact(artifact)
     releases = list(
         Release.objects.filter(project=project, artifact=artifact).select_related(
-            "execution", "project"
+            *SHOWN_WITH_RELEASE
         )
     )
     if not releases:
         raise NotFound(f"No artifact {artifact!r} in project {project.slug}.", field="artifact")
     events = _events_oldest_first(releases)
-    state = _states(releases)[artifact]
+    state = _states(releases, events)[artifact]
     history = [
         HistoryEntry(release.created_at, release.created_by, "register", release, None, release.pk)
         for release in releases

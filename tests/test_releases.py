@@ -522,3 +522,34 @@ def test_releasing_from_the_page_needs_the_editor_role(viewer_client, project):
 def test_the_project_page_links_to_the_registry(editor_client, project):
     html = editor_client.get("/p/nlp/").content.decode()
     assert 'href="/p/nlp/registry/"' in html
+
+
+def test_stage_names_of_a_project_come_in_the_order_first_used(project):
+    release(project, "v1.0.0", artifact="a", stage="dev")
+    release(project, "v1.0.0", artifact="b", stage="prod")
+    release(project, "v1.1.0", artifact="a", stage="dev")
+    release(ProjectFactory(slug="cv"), "v1.0.0", stage="elsewhere")
+    assert releases.project_stage_names(project) == ["dev", "prod"]
+
+
+def test_the_artifact_page_takes_a_fixed_number_of_queries(
+    editor_client, project, django_assert_max_num_queries
+):
+    for n in range(6):
+        release(project, f"v1.{n}.0", stage=f"s{n % 3}")
+    with django_assert_max_num_queries(7):
+        editor_client.get("/p/nlp/artifacts/nn/")
+
+
+def test_the_release_panel_takes_a_fixed_number_of_queries(
+    editor, project, django_assert_max_num_queries
+):
+    execution = make_succeeded_execution(project)
+    for n in range(4):
+        releases.release_create(
+            project=project, execution=execution, artifact=f"a{n}", version="v1.0.0", by="anne"
+        )
+        release(project, f"v2.{n}.0", artifact=f"a{n}", stage="prod")
+    with django_assert_max_num_queries(7):
+        html = render_panel(editor, execution)
+    assert html.count('class="release-badge"') == 4

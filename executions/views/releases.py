@@ -27,8 +27,7 @@ def artifact_url(project: Project, artifact: str) -> str:
     return reverse("executions:artifact", args=[project.slug, artifact])
 
 
-def stage_suggestions(states: list[releases.ArtifactState]) -> list[str]:
-    names = releases.stage_names(states)
+def stage_suggestions(names: list[str]) -> list[str]:
     return names + [stage for stage in USUAL_STAGES if stage not in names]
 
 
@@ -61,7 +60,7 @@ def release_panel_context(
         context.update(
             values=values,
             suggestions=suggestions,
-            stage_suggestions=stage_suggestions(releases.registry(project)),
+            stage_suggestions=stage_suggestions(releases.project_stage_names(project)),
         )
     return context
 
@@ -103,7 +102,7 @@ def artifact_page(request: HttpRequest, slug: str, artifact: str) -> HttpRespons
             "detail": detail,
             "versions": versions,
             "can_edit": can_edit(request.user, project),
-            "stage_suggestions": stage_suggestions([detail.state]),
+            "stage_suggestions": stage_suggestions(releases.project_stage_names(project)),
         },
     )
 
