@@ -28,6 +28,10 @@ class ReleaseSerializer(serializers.Serializer):
     stages = serializers.ListField(child=serializers.CharField(), source="current_stages")
 
 
+class ReleaseListSerializer(serializers.Serializer):
+    results = ReleaseSerializer(many=True)
+
+
 class ReleaseCreateSerializer(serializers.Serializer):
     """Documents the create body; executions.releases validates it (same rules as the page)."""
 
@@ -52,6 +56,10 @@ class ArtifactSummarySerializer(serializers.Serializer):
     artifact = serializers.CharField()
     latest = serializers.CharField(source="latest.version")
     stages = serializers.DictField(child=StageHolderSerializer())
+
+
+class ArtifactListSerializer(serializers.Serializer):
+    results = ArtifactSummarySerializer(many=True)
 
 
 class VersionSerializer(serializers.Serializer):
@@ -101,7 +109,7 @@ def _body(request) -> dict:
 @extend_schema(
     methods=["GET"],
     parameters=[OpenApiParameter("artifact", str, description="Only this artifact's releases.")],
-    responses=ReleaseSerializer(many=True),
+    responses=ReleaseListSerializer,
 )
 @extend_schema(
     methods=["POST"], request=ReleaseCreateSerializer, responses={201: ReleaseSerializer}
@@ -168,7 +176,7 @@ def release_stage(request, slug: str, artifact: str, version: str, stage: str):
     return Response(_release_data(release))
 
 
-@extend_schema(responses=ArtifactSummarySerializer(many=True))
+@extend_schema(responses=ArtifactListSerializer)
 @api_view(["GET"])
 def artifact_list(request, slug: str):
     states = releases.registry(api_project(request, slug))
