@@ -67,7 +67,7 @@ def run_command(client: Client, args: argparse.Namespace) -> int:
     execution = client.create_execution(
         project=args.project,
         domain=args.domain,
-        workflow=args.workflow or shlex.join(command)[:255],
+        workflow=args.workflow or default_workflow(command),
         labels=labels,
         description=text_or_file(args.description) if args.description else "",
         user_metadata=json_object(args.metadata, "--metadata") if args.metadata else None,
@@ -75,6 +75,11 @@ def run_command(client: Client, args: argparse.Namespace) -> int:
         parent=args.parent,
     )
     return Runner(client, execution, command).run()
+
+
+def default_workflow(command: list[str]) -> str:
+    """The command line on one line (whitespace collapsed), as long as a workflow name may be."""
+    return " ".join(shlex.join(command).split())[:255]
 
 
 @dataclass(frozen=True)

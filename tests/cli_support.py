@@ -36,6 +36,18 @@ class Board:
     def env(self, **extra: str) -> dict[str, str]:
         return client_env(self.url, self.token, **extra)
 
+    def api_error(self, method: str, path: str, token: str | None = None, **kwargs) -> str:
+        """The error message the API itself answers, to check that the CLI passes it on."""
+        import requests
+
+        headers = {"Authorization": f"Token {token or self.token}"}
+        with requests.Session() as session:
+            response = session.request(
+                method, f"{self.url}/api/v1/{path}", headers=headers, **kwargs
+            )
+        assert response.status_code >= 400
+        return response.json()["error"]["message"]
+
     def cli(
         self, *args: str, input: str | None = None, env: dict[str, str] | None = None, cwd=None
     ) -> subprocess.CompletedProcess:
