@@ -553,3 +553,10 @@ def test_the_release_panel_takes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(7):
         html = render_panel(editor, execution)
     assert html.count('class="release-badge"') == 4
+
+
+def test_a_release_note_is_rendered_as_sanitised_markdown(editor_client, project):
+    release(project, "v1.0.0", note="**blessed** <script>alert(1)</script>")
+    html = editor_client.get("/p/nlp/artifacts/nn/").content.decode()
+    assert "<strong>blessed</strong>" in html
+    assert "<script>alert(1)" not in html
