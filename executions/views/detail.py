@@ -13,7 +13,6 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -170,7 +169,7 @@ def _labels_context(
     project: Project,
     execution: Execution,
     *,
-    form: LabelForm | None = None,
+    label_form: LabelForm | None = None,
     editing_label: str | None = None,
     label_error: str | None = None,
 ) -> dict:
@@ -179,7 +178,7 @@ def _labels_context(
     context.update(
         label_chips=chips,
         label_count=sum(1 for chip in chips if not chip.is_namespace),
-        label_form=form,
+        label_form=label_form,
         editing_label=editing_label,
         label_error=label_error,
         label_suggestions=_label_suggestions(project) if context["can_edit"] else [],
@@ -195,7 +194,7 @@ def _page_context(request: HttpRequest, project: Project, execution: Execution, 
         request,
         project,
         execution,
-        form=state.pop("label_form", None),
+        label_form=state.pop("label_form", None),
         editing_label=state.pop("editing_label", None),
         label_error=state.pop("label_error", None),
     )
@@ -274,7 +273,6 @@ def _last_description_change(execution: Execution) -> Change | None:
     return execution.changes.filter(field=Change.Field.DESCRIPTION).first()
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def description_edit(request: HttpRequest, slug: str, execution_id: str) -> HttpResponse:
     project, execution = _execution_for(request, slug, execution_id, Role.EDITOR)
@@ -370,7 +368,6 @@ def _render_labels(
     )
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def labels(request: HttpRequest, slug: str, execution_id: str) -> HttpResponse:
     """GET: the labels section (``?edit=<key>`` opens one label's value for editing).
@@ -394,7 +391,7 @@ def labels(request: HttpRequest, slug: str, execution_id: str) -> HttpResponse:
             form.add_error(None, error.message)
     if not form.is_valid():
         return _render_labels(
-            request, project, execution, status=400, form=form, editing_label=editing
+            request, project, execution, status=400, label_form=form, editing_label=editing
         )
     execution.project = project
     if not _is_fragment(request):
@@ -402,7 +399,6 @@ def labels(request: HttpRequest, slug: str, execution_id: str) -> HttpResponse:
     return _render_labels(request, project, execution, fragment="labels-saved")
 
 
-@login_required
 @require_POST
 def label_remove(request: HttpRequest, slug: str, execution_id: str) -> HttpResponse:
     project, execution = _execution_for(request, slug, execution_id, Role.EDITOR)

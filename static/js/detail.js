@@ -66,6 +66,35 @@
     );
   });
 
+  // Label autocomplete: the datalist starts with the project's most used labels; once a key
+  // and ":" are typed, it offers that key's values, most used first (the list page's source).
+  var suggestTimer = null;
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!(input instanceof HTMLInputElement) || !input.dataset.suggestUrl || !input.list) return;
+    var datalist = input.list;
+    if (datalist.dataset.initial === undefined) datalist.dataset.initial = datalist.innerHTML;
+    var colon = input.value.indexOf(":");
+    if (colon < 1) {
+      datalist.innerHTML = datalist.dataset.initial;
+      return;
+    }
+    window.clearTimeout(suggestTimer);
+    suggestTimer = window.setTimeout(function () {
+      var params = new URLSearchParams({
+        key: input.value.slice(0, colon).trim(),
+        prefix: input.value.slice(colon + 1),
+        format: "namespaces" // <option value="key:value">: what this input takes
+      });
+      fetch(input.dataset.suggestUrl + "?" + params.toString(), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (html !== null && html.trim()) datalist.innerHTML = html;
+        })
+        .catch(function () { /* suggestions are a comfort; typing still works */ });
+    }, 150);
+  });
+
   // The copy buttons need this script, so they only appear when it runs.
   document.querySelectorAll("[data-copy][hidden]").forEach(function (button) {
     button.hidden = false;
