@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from django.db.models import Count
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from executions.models import Execution
 from projects.models import Project
 
 
+@require_safe
 def project_list(request):
     projects = list(Project.objects.visible_to(request.user))
     # One grouped query for every project's counts by phase, not one per project.

@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from executions import releases
 from executions.errors import ExecboardError
@@ -65,6 +65,7 @@ def release_panel_context(
     return context
 
 
+@require_safe
 def registry(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug)
     states = releases.registry(project)
@@ -84,6 +85,7 @@ def registry(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@require_safe
 def artifact_page(request: HttpRequest, slug: str, artifact: str) -> HttpResponse:
     project = project_for(request.user, slug)
     try:
