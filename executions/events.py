@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from executions.errors import Conflict, ExecboardError, NotFound
 from executions.models import TERMINAL_PHASES, Event, Execution, Phase, Step
+from executions.services import utf8_size
 
 RESUMABLE_PHASES = TERMINAL_PHASES - {Phase.SUCCEEDED}
-MAX_MESSAGE_LENGTH = 64 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,12 @@ def record_event(
         )
     if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 200):
         raise ExecboardError("event_id must be a string of 1 to 200 characters.", field="event_id")
-    if len(message) > MAX_MESSAGE_LENGTH:
+    if not isinstance(message, str):
+        raise ExecboardError("The message must be a string.", field="message")
+    if utf8_size(message, "message") > MAX_MESSAGE_BYTES:
         raise ExecboardError("The message is longer than 64 KiB.", field="message")
+    if event_id is not None:
+        utf8_size(event_id, "event_id")
     occurred_at = occurred_at or timezone.now()
 
     with transaction.atomic():

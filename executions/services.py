@@ -22,12 +22,29 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_BULK = 1000
 
 
+def utf8_size(text: str, field_name: str) -> int:
+    """The size of ``text`` in UTF-8, refusing what PostgreSQL cannot store: the NUL
+    character and unpaired surrogates (which JSON's ``\\ud800`` escapes can smuggle in)."""
+    if "\x00" in text:
+        raise ExecboardError(
+            f"{field_name} cannot contain the NUL character (U+0000).", field=field_name
+        )
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ExecboardError(
+            f"{field_name} contains an unpaired surrogate (U+{ord(exc.object[exc.start]):04X}), "
+            "which is not valid Unicode.",
+            field=field_name,
+        ) from exc
+
+
 def validate_description(text: Any) -> str:
     if text is None:
         return ""
     if not isinstance(text, str):
         raise ExecboardError("The description must be a string of Markdown.", field="description")
-    size = len(text.encode("utf-8"))
+    size = utf8_size(text, "description")
     if size > MAX_DESCRIPTION_BYTES:
         raise ExecboardError(
             f"The description is {size:,} bytes; at most {MAX_DESCRIPTION_BYTES:,} (256 KiB) "
@@ -44,7 +61,17 @@ def validate_json_object(value: Any, field_name: str) -> dict:
         return {}
     if not isinstance(value, dict):
         raise ExecboardError(f"{field_name} must be a JSON object.", field=field_name)
-    size = len(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ExecboardError(
+            f"{field_name} must hold only JSON values (no NaN or Infinity).", field=field_name
+        ) from exc
+    if _has_nul(value):  # PostgreSQL's jsonb cannot store it
+        raise ExecboardError(
+            f"{field_name} cannot contain the NUL character (U+0000).", field=field_name
+        )
+    size = utf8_size(text, field_name)
     if size > MAX_JSON_BYTES:
         raise ExecboardError(
             f"{field_name} is {size:,} bytes of JSON; at most {MAX_JSON_BYTES:,} (64 KiB) "
@@ -54,6 +81,23 @@ def validate_json_object(value: Any, field_name: str) -> dict:
             status=413,
         )
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any key or string of a JSON value (walked iteratively:
+    the parser bounds the depth, not the recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _validate_short_text(value: Any, field_name: str, *, required: bool, max_length: int) -> str:
@@ -70,6 +114,7 @@ def _validate_short_text(value: Any, field_name: str, *, required: bool, max_len
         )
     if any(ord(c) < 32 for c in value):
         raise ExecboardError(f"{field_name} cannot contain control characters.", field=field_name)
+    utf8_size(value, field_name)
     return value
 
 
