@@ -92,6 +92,8 @@ def test_filter_labels_and_q_narrow_the_list(board, executions):
     assert ids("--filter.labels", 'note:a, "quoted" value') == [third]
     assert ids("--q", "model:gpt or note") == [third, second]
     assert ids("--q", "model:gpt or note", "--filter.labels", "model:bert") == [third]
+    assert ids("--filters", "eq(workflow, b.wf)") == [second]
+    assert ids("--filters", "value_in(workflow,a.wf;b.wf)", "--q", "model:bert") == [first]
 
 
 def test_sort_limit_domain_and_namespace(board, project, executions):

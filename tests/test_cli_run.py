@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from execboard import client as client_module
+from execboard.config import Config
+from execboard.errors import ServerUnreachable
+from execboard.run import Runner
 from executions.models import TERMINAL_PHASES, Event, Execution
 from tests.cli_support import EXECBOARD, Board, ServerProcess, wait_for
 from tests.factories import make_execution, make_token
@@ -333,3 +337,40 @@ def test_the_final_event_survives_a_server_restart_during_the_run(server, tmp_pa
     assert execution["error"] == "Exit code 3.\nloss is nan"
     assert [e["phase"] for e in events if e["phase"] in TERMINAL_PHASES] == ["FAILED"]
     assert [e["phase"] for e in events] == ["RUNNING", "FAILED"]
+
+
+class FlakyClient:
+    """Fails the first ``failures[phase]`` deliveries of each phase, as a server that is down."""
+
+    config = Config(url="http://execboard.invalid", token="t", retry_seconds=60)
+
+    def __init__(self, failures: dict[str, int]) -> None:
+        self.failures = failures
+        self.attempts: list[dict] = []
+
+    def post_event(self, execution_id: str, **event) -> dict:
+        self.attempts.append(event)
+        if self.failures.get(event["phase"], 0):
+            self.failures[event["phase"]] -= 1
+            raise ServerUnreachable("Cannot reach Execboard.")
+        return {}
+
+
+def test_unreachable_server_events_are_sent_later_in_order_under_the_same_event_id(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setattr(client_module.time, "sleep", lambda seconds: None)
+    client = FlakyClient({"RUNNING": 1, "FAILED": 2})
+    execution = {"id": "abc", "url": "http://execboard.invalid/p/nlp/e/abc/"}
+    marker = tmp_path / "ran"
+    command = [PY, "-c", f"open({str(marker)!r}, 'w'); raise SystemExit(4)"]
+
+    assert Runner(client, execution, command).run() == 4
+    assert marker.exists()
+    phases = [attempt["phase"] for attempt in client.attempts]
+    assert phases == ["RUNNING", "RUNNING", "FAILED", "FAILED", "FAILED"]
+    running, failed = client.attempts[1], client.attempts[-1]
+    assert client.attempts[0] == running
+    assert all(attempt == failed for attempt in client.attempts[2:])
+    assert running["occurred_at"] < failed["occurred_at"]
+    assert failed["message"] == "Exit code 4."
