@@ -53,3 +53,32 @@ def test_an_editor_assigns_a_stage_after_confirming_it_in_place(new_page, projec
     expect(page.locator(f'tr[id="{created.version}"] .stage-chip')).to_contain_text("prod")
     state = releases.artifact_detail(project, "model/nn").state
     assert state.stages["prod"].release == created
+
+
+def test_a_refused_release_shows_its_error_in_place_and_keeps_the_typed_note(
+    new_page, project, editor
+):
+    releases.release_create(
+        project=project,
+        execution=make_succeeded_execution(project),
+        artifact="nn",
+        version="v1.0.0",
+        by="anne",
+    )
+    execution = make_succeeded_execution(project)
+    page = new_page(editor)
+    page.goto(execution.get_absolute_url())
+    panel = page.locator("#releases")
+    panel.get_by_text("Release this execution").click()
+    panel.get_by_label("Artifact").fill("nn")
+    panel.get_by_label("or exactly").fill("1.0.0")
+    panel.get_by_label("Note (Markdown)").fill("a careful note")
+    panel.get_by_role("button", name="Release").click()
+
+    expect(page.locator("#releases .error")).to_contain_text("nn@v1.0.0 is already released")
+    # Shown in place by htmx, not by a page load.
+    assert page.url.endswith(execution.get_absolute_url())
+    expect(page.locator("#releases").get_by_label("Note (Markdown)")).to_have_value(
+        "a careful note"
+    )
+    assert Release.objects.filter(execution=execution).count() == 0
