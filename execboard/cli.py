@@ -230,7 +230,12 @@ def describe_execution(client: Client, args: argparse.Namespace) -> int:
     text = text_or_file(args.description)
     version = client.get_execution(args.execution_id)["description_version"]
     execution = client.update_description(args.execution_id, text, version=version)
-    print(f"Description of {execution['id']} saved (version {execution['description_version']}).")
+    if execution["description_version"] == version:
+        print(f"Description of {execution['id']} unchanged (version {version}).")
+    else:
+        print(
+            f"Description of {execution['id']} saved (version {execution['description_version']})."
+        )
     return 0
 
 

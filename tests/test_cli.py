@@ -201,7 +201,10 @@ def test_describe_reads_a_markdown_file_or_stdin(board, project, tmp_path):
     ok(board.cli("describe", execution.id, "NOTES.md", cwd=tmp_path))
     execution.refresh_from_db()
     assert execution.description == "# Run notes\n\n- lr 0.1\n"
-    ok(board.cli("describe", execution.id, "-", input="from *stdin*"))
+    out = ok(board.cli("describe", execution.id, "-", input="from *stdin*"))
+    assert out == f"Description of {execution.id} saved (version 2).\n"
+    out = ok(board.cli("describe", execution.id, "-", input="from *stdin*"))
+    assert out == f"Description of {execution.id} unchanged (version 2).\n"
     execution.refresh_from_db()
     assert (execution.description, execution.description_version) == ("from *stdin*", 2)
     assert [c.new for c in execution.changes.all()] == ["from *stdin*", "# Run notes\n\n- lr 0.1\n"]
