@@ -4,6 +4,7 @@ API error in the JSON error shape, even those raised before a DRF view runs."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest
 
 from executions.api.errors import json_error
 
@@ -56,3 +57,20 @@ class ApiNotFoundMiddleware:
         ):
             return json_error(404, "not_found", f"No API endpoint at {request.path}.")
         return response
+
+
+class RejectNulMiddleware:
+    """A NUL character in the path or the query string is refused with a 400 before any
+    view runs: PostgreSQL cannot compare text with it, so a lookup would fail with a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
+            message = "The URL contains a NUL character (%00)."
+            if request.path.startswith("/api/"):
+                return json_error(400, "invalid", message)
+            return HttpResponseBadRequest(message, content_type="text/plain")
+        return self.get_response(request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from projects.models import Project
 MAX_DESCRIPTION_BYTES = 256 * 1024
 MAX_JSON_BYTES = 64 * 1024
 MAX_BULK = 1000
+# Any id an execution can have; anything else names no execution and is not looked up.
+EXECUTION_ID_RE = re.compile(r"[a-z0-9]{1,16}\Z")
 
 
 def utf8_size(text: str, field_name: str) -> int:
@@ -157,7 +160,7 @@ def prepare_execution(
     workflow_version = _validate_short_text(
         workflow_version, "workflow_version", required=False, max_length=255
     )
-    launch_labels = label_rules.validate_labels(labels or {})
+    launch_labels = label_rules.validate_labels({} if labels is None else labels)
     effective = label_rules.effective_labels(project.default_labels_dict(), launch_labels)
     label_rules.check_count(effective)
     key, value = namespace_label(launched_by=launched_by, production_namespace=production_namespace)
@@ -167,7 +170,9 @@ def prepare_execution(
     if parent not in (None, ""):
         if not isinstance(parent, str):
             raise ExecboardError("parent must be an execution id.", field="parent")
-        parent_execution = Execution.objects.filter(pk=parent, project=project).first()
+        parent_execution = None
+        if EXECUTION_ID_RE.match(parent):
+            parent_execution = Execution.objects.filter(pk=parent, project=project).first()
         if parent_execution is None:
             raise ExecboardError(
                 f"No execution {parent!r} in project {project.slug} to be the parent.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from django.conf import settings
@@ -11,8 +12,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}\Z"
+SLUG_RE = re.compile(SLUG_PATTERN)
 SLUG_VALIDATOR = RegexValidator(
-    r"^[a-z0-9][a-z0-9-]{0,62}\Z",
+    SLUG_PATTERN,
     "A project slug is 1-63 lowercase letters, digits or '-', starting with a letter or digit.",
 )
 

@@ -152,3 +152,44 @@ def test_a_session_write_without_a_csrf_token_is_a_403(editor, project):
     error = assert_error(response, 403, "forbidden")
     assert error["message"].startswith("CSRF Failed")
     assert not Execution.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/executions/a%00b/",
+        "/api/v1/executions/?project=a%00",
+        "/api/v1/projects/nlp/?x=%00",
+    ],
+)
+def test_a_nul_character_in_an_api_url_is_a_400_not_a_500(api, project, url):
+    error = assert_error(api.get(url), 400, "invalid")
+    assert error["message"] == "The URL contains a NUL character (%00)."
+
+
+def test_a_nul_character_in_a_page_url_is_a_400_not_a_500(client, editor, project):
+    client.force_login(editor)
+    response = client.get("/p/nlp/e/a%00/")
+    assert response.status_code == 400
+    assert response.content == b"The URL contains a NUL character (%00)."
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "field"),
+    [({"project": "a\x00"}, 404, "project"), ({"parent": "a\x00"}, 400, "parent")],
+)
+def test_a_nul_character_in_a_looked_up_body_field_is_a_clear_error(
+    api, project, overrides, status, field
+):
+    response = api.post("/api/v1/executions/", create_body(**overrides), format="json")
+    assert_error(response, status, "not_found" if status == 404 else "invalid", field)
+    assert not Execution.objects.exists()
+
+
+def test_a_nul_character_in_a_step_parent_is_a_clear_error(api, project):
+    execution = make_execution(project)
+    response = api.post(
+        f"/api/v1/executions/{execution.pk}/steps/", {"name": "x", "parent": "a\x00"}, format="json"
+    )
+    assert_error(response, 400, "invalid", "parent")
+    assert not execution.steps.exists()

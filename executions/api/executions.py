@@ -22,7 +22,7 @@ from executions.events import record_event
 from executions.metadata import execution_metadata, step_metadata
 from executions.models import Execution
 from executions.query import MAX_LIMIT, SORT_KEYS, ListQuery, api_groups
-from projects.models import Project, Role
+from projects.models import SLUG_RE, Project, Role
 
 
 def _body(request) -> dict:
@@ -35,6 +35,8 @@ def _writable_project(request, slug: Any) -> Project:
     """The project an execution is created in, for an editor; errors name the field."""
     if not isinstance(slug, str) or not slug:
         raise ExecboardError("project is required: the slug of a project.", field="project")
+    if not SLUG_RE.match(slug):
+        raise NotFound(f"No project {slug!r}.", field="project")
     try:
         return api_project(request, slug, Role.EDITOR)
     except Http404 as exc:
@@ -182,6 +184,8 @@ def _step_id(execution: Execution, ref, field: str = "step") -> int | None:
     """A step named by its name or id; ``field`` is the request field that named it."""
     if ref in (None, ""):
         return None
+    if "\x00" in str(ref):  # no step has it, and PostgreSQL cannot compare with it
+        raise ExecboardError(f"No step {ref!r} in this execution.", field=field)
     step = execution.steps.filter(name=str(ref)).first()
     if step is None and str(ref).isdigit():
         step = execution.steps.filter(pk=int(ref)).first()
