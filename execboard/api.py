@@ -233,15 +233,14 @@ class StepScope:
         self._entered: list[tuple[Step, Any]] = []
 
     def __call__(self, func: F) -> F:
-        scope = StepScope(
-            self.name or func.__name__,
-            metadata=self.metadata,
-            options=self.options,
-            execution=self.execution,
-        )
+        name = self.name or func.__name__
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            # A scope per call: calls from several threads or recursive calls don't share one.
+            scope = StepScope(
+                name, metadata=self.metadata, options=self.options, execution=self.execution
+            )
             with scope:
                 return func(*args, **kwargs)
 
