@@ -501,8 +501,8 @@ def test_adding_a_label_with_a_plain_form_redirects_back(signed_in, execution):
     assert response.status_code == 302
     assert response["Location"].endswith("#labels")
     execution.refresh_from_db()
-    assert execution.labels["stage"] == " eval one"
-    assert Change.objects.get(execution=execution, key="stage").new == " eval one"
+    assert execution.labels["stage"] == "eval one"
+    assert Change.objects.get(execution=execution, key="stage").new == "eval one"
 
 
 def test_adding_a_label_with_htmx_returns_the_labels_and_refreshes_history_and_title(

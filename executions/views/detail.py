@@ -25,7 +25,7 @@ from executions.errors import Conflict, ExecboardError, NotFound
 from executions.markdown import render_markdown
 from executions.models import Change, Execution
 from executions.query import LabelTerm, to_text
-from executions.textdiff import line_diff
+from executions.textdiff import DiffLine, line_diff
 from executions.timeline import build_timeline, step_tree
 from projects.access import can_edit, project_for
 from projects.models import Project, Role
@@ -63,9 +63,11 @@ class LabelForm(forms.Form):
         if not text.strip():
             raise forms.ValidationError("Write a label as key:value (or a bare key for a tag).")
         try:
-            data["parsed"] = label_rules.parse_label(text.strip())
+            key, value = label_rules.parse_label(text.strip())
         except label_rules.LabelError as error:
             raise forms.ValidationError(error.message) from error
+        # "stage: eval" means the value "eval": spaces around the colon are layout.
+        data["parsed"] = (key, value.strip())
         return data
 
 
@@ -142,7 +144,7 @@ class HistoryEntry:
     change: Change
 
     @property
-    def diff(self):
+    def diff(self) -> list[DiffLine]:
         return line_diff(self.change.old, self.change.new)
 
 
@@ -160,8 +162,13 @@ def _base_context(request: HttpRequest, project: Project, execution: Execution) 
         "project": project,
         "execution": execution,
         "can_edit": can_edit(request.user, project),
-        "description_html": render_markdown(execution.description),
     }
+
+
+def _description_context(request: HttpRequest, project: Project, execution: Execution) -> dict:
+    context = _base_context(request, project, execution)
+    context["description_html"] = render_markdown(execution.description)
+    return context
 
 
 def _labels_context(
@@ -207,7 +214,7 @@ def _page_context(request: HttpRequest, project: Project, execution: Execution, 
     until = execution.ended_at if execution.is_terminal and execution.ended_at else timezone.now()
     context.update(
         step_rows=step_tree(steps),
-        step_names=step_names,
+        description_html=render_markdown(execution.description),
         timeline=build_timeline(steps, until=until) if steps else None,
         events=events[:EVENTS_SHOWN],
         events_truncated=len(events) > EVENTS_SHOWN,
@@ -241,7 +248,7 @@ def description(request: HttpRequest, slug: str, execution_id: str) -> HttpRespo
     if not _is_fragment(request):
         return redirect(_detail_url(execution, "description"))
     return render(
-        request, f"{TEMPLATE}#description-view", _base_context(request, project, execution)
+        request, f"{TEMPLATE}#description-view", _description_context(request, project, execution)
     )
 
 
@@ -291,11 +298,9 @@ def description_edit(request: HttpRequest, slug: str, execution_id: str) -> Http
     text = form.cleaned_data["description"]
     if request.POST.get("action") == "preview":
         try:
-            preview = render_markdown(services.validate_description(text))
+            preview, preview_error = render_markdown(services.validate_description(text)), None
         except ExecboardError as error:
-            preview, form_error = None, error.message
-        else:
-            form_error = None
+            preview, preview_error = None, error.message
         return _render_editor(
             request,
             project,
@@ -303,7 +308,7 @@ def description_edit(request: HttpRequest, slug: str, execution_id: str) -> Http
             form,
             fragment="description-preview",
             preview_html=preview,
-            preview_error=form_error,
+            preview_error=preview_error,
         )
     try:
         execution = services.description_update(
@@ -337,11 +342,19 @@ def description_edit(request: HttpRequest, slug: str, execution_id: str) -> Http
         )
     except ExecboardError as error:
         form.add_error("description", error.message)
-        return _render_editor(request, project, execution, form, status=error.status)
+        return _render_editor(
+            request,
+            project,
+            execution,
+            form,
+            status=error.status,
+            preview_html=None,
+            preview_error=error.message,
+        )
     execution.project = project
     if not _is_fragment(request):
         return redirect(_detail_url(execution, "description"))
-    context = _base_context(request, project, execution)
+    context = _description_context(request, project, execution)
     context.update(_history(execution))
     return render(request, f"{TEMPLATE}#description-saved", context)
 
