@@ -38,3 +38,6 @@ serve: install  ## Production server: gunicorn, static files by whitenoise
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 	$(BIN)/gunicorn config.wsgi --bind $${BIND:-127.0.0.1:8000} --workers $${WORKERS:-3}
+
+bench: install  ## Load N executions (default 100000) into PostgreSQL and measure; see BENCHMARKS.md
+	$(BIN)/python -m bench.run $(N)

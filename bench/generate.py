@@ -187,9 +187,7 @@ class Workload:
                 "dataset": f"dataset-{rng.randrange(DATASETS):03d}",
             }
             if rng.random() < RELEASE_SHARE:
-                labels["release"] = (
-                    f"v{rng.randrange(4)}.{rng.randrange(20)}.{rng.randrange(50)}"
-                )
+                labels["release"] = f"v{rng.randrange(4)}.{rng.randrange(20)}.{rng.randrange(50)}"
             else:
                 labels["build_ref"] = f"{rng.getrandbits(48):012x}"
             for key in FILLER_KEYS:
@@ -415,9 +413,7 @@ def load(n: int, seed: int = SEED, *, log=print, batch: int = 2000) -> LoadRepor
         started = time.perf_counter()
         for table in TABLES:
             executions_conn.execute(f"VACUUM (ANALYZE) {table}")
-        executions_conn.execute(
-            f"COMMENT ON TABLE executions_execution IS '{marker(n, seed)}'"
-        )
+        executions_conn.execute(f"COMMENT ON TABLE executions_execution IS '{marker(n, seed)}'")
         report.analyze_seconds = time.perf_counter() - started
         log(f"VACUUM ANALYZE: {report.analyze_seconds:.1f} s")
     return report

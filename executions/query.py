@@ -861,10 +861,15 @@ class ListQuery:
         return queryset.filter(self._filter_q)
 
     def ordered(self, queryset: QuerySet) -> QuerySet:
-        """The sort order, id as the tie-breaker, nulls last in both directions."""
+        """The sort order, id as the tie-breaker, nulls last in both directions.
+
+        ``NULLS LAST`` is spelled out only for keys that can be null: PostgreSQL's ``DESC``
+        puts nulls first, and an ``ORDER BY created_at DESC NULLS LAST`` could not walk the
+        ``created_at DESC`` indexes -- it would sort every matching row instead."""
         queryset = queryset.alias(**{_SORT_VALUE: _sort_expression(self.sort_key)})
         if self.descending:
-            return queryset.order_by(F(_SORT_VALUE).desc(nulls_last=True), F("id").desc())
+            nulls_last = True if self.sort_key in _NULLABLE_SORT_KEYS else None
+            return queryset.order_by(F(_SORT_VALUE).desc(nulls_last=nulls_last), F("id").desc())
         return queryset.order_by(F(_SORT_VALUE).asc(nulls_last=True), F("id").asc())
 
     def page(self, filtered: QuerySet) -> tuple[list[Execution], Cursor | None]:

@@ -1,0 +1,352 @@
+"""Run the benchmark: load the workload if the database does not hold it yet, then measure
+Q1-Q9 (API and page), I1 and I2 (HTTP, gunicorn) and the size per execution.
+
+    python -m bench.run 100000        # or: make bench N=100000
+
+DATABASE_URL names the database (default postgres://postgres@127.0.0.1:5432/execboard_bench);
+it is created and migrated when missing. Results go to bench/results/ (JSON, Markdown, plans)
+and the Markdown table is printed. Loading 1M takes minutes; a loaded database is kept and
+reused as long as it holds the same N and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/execboard_bench"
+BENCH_USER = "bench"
+# Settings of the measured server: production-like (DEBUG off) over plain HTTP, 24 labels
+# allowed (the workload carries 20 plus the namespace label), and no per-token write
+# throttle, which would cap I2 at EXECBOARD_WRITE_RATE rather than measure it.
+SERVER_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "execboard-bench-not-secret",
+    "SECURE_SSL_REDIRECT": "0",
+    "SECURE_COOKIES": "0",
+    "EXECBOARD_MAX_LABELS": "24",
+    "EXECBOARD_WRITE_RATE": "",
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+}
+TARGETS = {"page_p95": 60, "page_statements": 8, "I1": 2000, "I2": 100, "bytes": 7500}
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named by ``url`` if it does not exist."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    name = params["dbname"]
+    with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def database_url() -> str:
+    """The URL of Django's database (the test database under pytest)."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    credentials = quote(settings["USER"] or "", safe="")
+    if settings["PASSWORD"]:
+        credentials += ":" + quote(settings["PASSWORD"], safe="")
+    port = f":{settings['PORT']}" if settings["PORT"] else ""
+    host = settings["HOST"] or "localhost"
+    return f"postgres://{credentials}@{host}{port}/{quote(settings['NAME'], safe='')}"
+
+
+def bench_user():
+    """A superuser (reads every project) and a fresh API token for it."""
+    from django.contrib.auth import get_user_model
+
+    from projects.models import ApiToken, Project
+
+    user, _ = get_user_model().objects.get_or_create(
+        username=BENCH_USER, defaults={"is_superuser": True, "is_staff": True}
+    )
+    ApiToken.objects.filter(user=user).delete()
+    _, key = ApiToken.issue(user=user, name="bench")
+    Project.objects.get_or_create(slug="bench-ingest", defaults={"name": "Bench ingestion"})
+    return user, key
+
+
+def database_sizes() -> dict:
+    """Bytes of each table of executions and labels: heap, TOAST, each index."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM executions_execution")
+        executions = cursor.fetchone()[0]
+        cursor.execute(
+            """
+            SELECT t.relname, 'heap', pg_relation_size(t.oid) FROM pg_class t
+            WHERE t.relname IN ('executions_execution', 'executions_label')
+            UNION ALL
+            SELECT t.relname, 'TOAST and maps',
+                   pg_table_size(t.oid) - pg_relation_size(t.oid) FROM pg_class t
+            WHERE t.relname IN ('executions_execution', 'executions_label')
+            UNION ALL
+            SELECT t.relname, i.relname, pg_relation_size(i.oid)
+            FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid
+            JOIN pg_class i ON i.oid = x.indexrelid
+            WHERE t.relname IN ('executions_execution', 'executions_label')
+            ORDER BY 3 DESC
+            """
+        )
+        parts = [
+            {"table": table, "part": part, "bytes": size} for table, part, size in cursor.fetchall()
+        ]
+        cursor.execute("SELECT pg_database_size(current_database())")
+        database = cursor.fetchone()[0]
+    total = sum(part["bytes"] for part in parts)
+    return {
+        "executions": executions,
+        "parts": parts,
+        "tables_bytes": total,
+        "database_bytes": database,
+        "bytes_per_execution": total / executions if executions else None,
+        "database_bytes_per_execution": database / executions if executions else None,
+    }
+
+
+def measure_queries(token: str, user, calls: int) -> tuple[list[dict], list[str]]:
+    from django.test import Client
+
+    from bench.queries import QUERIES, explain, measure_query
+
+    headers = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    page_client = Client()
+    page_client.force_login(user)
+    rows, plans = [], []
+    for query in QUERIES:
+        api, page = measure_query(query, Client(), page_client, calls, headers)
+        rows.append(
+            {
+                "id": query.id,
+                "scope": query.scope,
+                "query": query.text,
+                "target_p95": query.target_p95,
+                "floor_1m": query.floor_1m,
+                "mlflow_1m": query.mlflow_1m,
+                "api": api.as_dict(),
+                "page": page.as_dict() if page else None,
+            }
+        )
+        print(f"  {query.id}: API {_ms(api.p50)}/{_ms(api.p95)} ms", flush=True)
+        for where, timing in (("API", api), ("page", page)):
+            for sql in timing.sql if timing else ():
+                if "executions_" in sql and not sql.lstrip().upper().startswith("SAVEPOINT"):
+                    plans.append(f"### {query.id} {where}\n\n```sql\n{sql}\n```\n\n```\n")
+                    plans[-1] += explain(sql) + "\n```\n"
+    return rows, plans
+
+
+def measure_ingestion(token: str, n: int, seed: int) -> dict:
+    from django.conf import settings
+    from django.db import connection
+
+    from bench.ingest import INGEST_PROJECT, bulk, gunicorn, lifecycle
+    from executions.models import Execution
+
+    # Enough to measure at the real sizes; a token amount for smoke runs.
+    batches, lifecycles = (10, 600) if n >= 100_000 else (1, 20)
+    clients, workers = 6, 4
+    # The same secret as this process: tokens are bound to a keyed digest of the password.
+    env = {**SERVER_ENV, "DATABASE_URL": database_url(), "SECRET_KEY": settings.SECRET_KEY}
+    try:
+        with gunicorn(env, workers) as base:
+            i1 = bulk(base, token, batches, seed + 1)
+            print(f"  I1: {i1.per_second:,.0f} executions/s", flush=True)
+            i2 = lifecycle(base, token, lifecycles, clients, seed + 2)
+            print(f"  I2: {i2.per_second:,.0f} executions/s", flush=True)
+    finally:
+        Execution.objects.filter(project__slug=INGEST_PROJECT).delete()
+        with connection.cursor() as cursor:
+            for table in ("executions_execution", "executions_label", "executions_event"):
+                cursor.execute(f"VACUUM (ANALYZE) {table}")
+    return {
+        "I1": {**asdict(i1), "per_second": i1.per_second, "batch": 1000},
+        "I2": {
+            **asdict(i2),
+            "per_second": i2.per_second,
+            "clients": clients,
+            "gunicorn_workers": workers,
+        },
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def markdown(results: dict) -> str:
+    n = results["n"]
+    lines = [
+        f"## N = {n:,} ({results['date']}, {results['machine']})",
+        "",
+        f"Load: {results['load']}",
+        "",
+        "| query | scope | API p50 | API p95 | API target p95 | API SQL | page p50 | page p95 "
+        "| page SQL | rows | count | floor 1M | MLflow 1M |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in results["queries"]:
+        api, page = row["api"], row["page"] or {}
+        count = _num(api.get("count"))
+        if api.get("count_is_estimate"):
+            count = f"≈{count}"
+        if api.get("error"):
+            count = api["error"]
+        lines.append(
+            f"| {row['id']} | {row['scope']}: {row['query']} | {_ms(api.get('p50'))} "
+            f"| {_ms(api.get('p95'))} | {_num(row['target_p95'])} | {_num(api.get('statements'))} "
+            f"| {_ms(page.get('p50'))} | {_ms(page.get('p95'))} | {_num(page.get('statements'))} "
+            f"| {_num(api.get('rows'))} | {count} | {_ms(row['floor_1m'])} "
+            f"| {_num(row['mlflow_1m'])} |"
+        )
+    ingestion = results.get("ingestion")
+    if ingestion:
+        i1, i2 = ingestion["I1"], ingestion["I2"]
+        lines += [
+            "",
+            f"I1 bulk API: **{i1['per_second']:,.0f} executions/s** ({i1['executions']:,} in "
+            f"{i1['requests']} requests of 1,000 x 20 labels; target ≥ {TARGETS['I1']:,}). "
+            f"I2 create + RUNNING + SUCCEEDED: **{i2['per_second']:,.0f} executions/s** "
+            f"({i2['executions']:,} by {i2['clients']} concurrent clients, gunicorn with "
+            f"{i2['gunicorn_workers']} workers; target ≥ {TARGETS['I2']:,}).",
+        ]
+    size = results["size"]
+    lines += [
+        "",
+        f"Size: **{size['bytes_per_execution']:,.0f} bytes per execution** in the execution "
+        f"and label tables with their indexes ({size['tables_bytes'] / 2**30:.2f} GiB; whole "
+        f"database {size['database_bytes_per_execution']:,.0f} bytes per execution; "
+        f"target ≤ {TARGETS['bytes']:,}).",
+        "",
+        "| table | part | MiB | bytes per execution |",
+        "|---|---|---:|---:|",
+    ]
+    for part in size["parts"]:
+        lines.append(
+            f"| {part['table']} | {part['part']} | {part['bytes'] / 2**20:,.1f} "
+            f"| {part['bytes'] / max(size['executions'], 1):,.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run(n: int, seed: int, *, calls: int = 30, ingest: bool = True, reload: bool = False) -> dict:
+    """Load (when needed) and measure; returns the results that ``markdown`` formats."""
+    from bench.generate import load, loaded_marker, marker
+
+    load_note = "already loaded"
+    if reload or loaded_marker() != marker(n, seed):
+        print(f"Loading {n:,} executions…", flush=True)
+        report = load(n, seed)
+        load_note = (
+            f"COPY {report.copy_seconds:.0f} s, indexes and constraints "
+            f"{report.index_seconds:.0f} s, VACUUM ANALYZE {report.analyze_seconds:.0f} s"
+        )
+    user, token = bench_user()
+    print("Measuring queries…", flush=True)
+    queries, plans = measure_queries(token, user, calls)
+    results = {
+        "n": n,
+        "seed": seed,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "load": load_note,
+        "queries": queries,
+        "plans": plans,
+        # Measured before ingestion, whose deleted rows would leave free space behind.
+        "size": database_sizes(),
+    }
+    if ingest:
+        print("Measuring ingestion…", flush=True)
+        results["ingestion"] = measure_ingestion(token, n, seed)
+    return results
+
+
+def machine() -> str:
+    from django.db import connection
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or platform.machine(),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0].split()[0]
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores {cpu}, {memory:.0f} GiB RAM, PostgreSQL {server}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def write_results(results: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    stem = RESULTS / f"n{results['n']}-{time.strftime('%Y%m%dT%H%M%S')}"
+    plans = results.pop("plans")
+    stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
+    stem.with_suffix(".md").write_text(markdown(results))
+    Path(f"{stem}-plans.md").write_text("\n".join(plans))
+    return stem
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("n", type=int, help="number of executions")
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--calls", type=int, default=30, help="timed calls per query (≥ 20)")
+    parser.add_argument("--reload", action="store_true", help="load even if already loaded")
+    parser.add_argument("--no-ingest", action="store_true", help="skip I1 and I2")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    os.environ.update(SERVER_ENV)
+    ensure_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from bench.generate import SEED
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+    results = run(
+        args.n,
+        SEED if args.seed is None else args.seed,
+        calls=args.calls,
+        ingest=not args.no_ingest,
+        reload=args.reload,
+    )
+    stem = write_results(results)
+    print()
+    print(markdown(results))
+    print(f"Results in {stem}.json, {stem.name}.md and {stem.name}-plans.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
