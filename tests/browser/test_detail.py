@@ -43,13 +43,13 @@ def test_edit_the_description_in_place_with_a_live_preview_and_save(new_page, ed
     expect(preview.locator("h2")).to_have_text("Result")
     expect(preview.locator("strong")).to_have_text("well")
     page.get_by_role("button", name="Save").click()
-    description = page.locator("#description .markdown")
+    description = page.locator("#description > .markdown")
     expect(description.locator("h2")).to_have_text("Result")
     expect(page.get_by_label("Description (Markdown)")).to_have_count(0)
     assert page.url == address  # edited in place, no navigation
     expect(page.locator("#history")).to_contain_text("edited the description")
     page.reload()
-    expect(page.locator("#description .markdown li")).to_have_text(["fast", "cheap"])
+    expect(page.locator("#description > .markdown li")).to_have_text(["fast", "cheap"])
     execution.refresh_from_db()
     assert execution.description == "## Result\n\nIt went **well**.\n\n- fast\n- cheap"
     assert execution.description_version == 1
@@ -69,7 +69,7 @@ def test_cancel_restores_the_description(new_page, editor, execution):
     page = open_page(new_page, editor, execution)
     start_editing(page).fill("Something I will throw away")
     page.get_by_role("link", name="Cancel").click()
-    expect(page.locator("#description .markdown strong")).to_have_text("text")
+    expect(page.locator("#description > .markdown strong")).to_have_text("text")
     expect(page.get_by_label("Description (Markdown)")).to_have_count(0)
     expect(page.locator("#description")).not_to_contain_text("throw away")
     execution.refresh_from_db()
@@ -80,10 +80,10 @@ def test_escape_cancels_and_ctrl_enter_saves(new_page, editor, execution):
     page = open_page(new_page, editor, execution)
     start_editing(page).fill("discarded")
     page.keyboard.press("Escape")
-    expect(page.locator("#description .markdown strong")).to_have_text("text")
+    expect(page.locator("#description > .markdown strong")).to_have_text("text")
     start_editing(page).fill("Saved from the *keyboard*")
     page.keyboard.press("Control+Enter")
-    expect(page.locator("#description .markdown em")).to_have_text("keyboard")
+    expect(page.locator("#description > .markdown em")).to_have_text("keyboard")
     execution.refresh_from_db()
     assert execution.description == "Saved from the *keyboard*"
 
@@ -99,7 +99,7 @@ def test_a_concurrent_edit_shows_the_conflict_and_keeps_the_second_users_text(
 
     first.get_by_label("Description (Markdown)").fill("Anne's version")
     first.get_by_role("button", name="Save").click()
-    expect(first.locator("#description .markdown")).to_have_text("Anne's version")
+    expect(first.locator("#description > .markdown")).to_have_text("Anne's version")
 
     second_text.fill("Bob's version, typed with care")
     second.get_by_role("button", name="Save").click()
@@ -114,7 +114,9 @@ def test_a_concurrent_edit_shows_the_conflict_and_keeps_the_second_users_text(
 
     # Saving again, having seen the other text, replaces it on purpose.
     second.get_by_role("button", name="Save").click()
-    expect(second.locator("#description .markdown")).to_have_text("Bob's version, typed with care")
+    expect(second.locator("#description > .markdown")).to_have_text(
+        "Bob's version, typed with care"
+    )
     execution.refresh_from_db()
     assert (execution.description, execution.description_version) == (
         "Bob's version, typed with care",
