@@ -26,7 +26,6 @@ ALLOWED_FORMAT_CHARS = frozenset({"\u200c", "\u200d"})
 
 # System labels that scope what people see (Metaflow's namespaces); only Execboard sets them.
 NAMESPACE_KEYS = frozenset({"user", "production"})
-SPECIAL_KEYS = ("experiment", "group", "name")
 
 
 class LabelError(ExecboardError):
@@ -102,15 +101,13 @@ def parse_label(text: str) -> tuple[str, str]:
     return key, validate_value(key, value)
 
 
-def validate_labels(labels: Mapping[str, str], *, allow_namespace: bool = False) -> dict[str, str]:
+def validate_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    """Labels a client sets: valid keys other than the namespace keys; a null value is a tag."""
     if not isinstance(labels, Mapping):
         raise LabelError("Labels must be an object of key to value.")
     checked: dict[str, str] = {}
     for key, value in labels.items():
-        if allow_namespace:
-            validate_key(key)
-        else:
-            validate_user_key(key)
+        validate_user_key(key)
         checked[key] = validate_value(key, "" if value is None else value)
     return checked
 
