@@ -71,11 +71,15 @@ def step_tree(steps: Sequence[Step]) -> list[StepRow]:
         parent = step.parent_id if step.parent_id in known else None
         children[parent].append(step)
     rows: list[StepRow] = []
+    seen: set[int] = set()
     stack = [(step, 0) for step in reversed(children[None])]
     while stack:
         step, depth = stack.pop()
+        seen.add(step.pk)
         rows.append(StepRow(step, depth))
         stack.extend((child, depth + 1) for child in reversed(children[step.pk]))
+    # Steps in a parent loop (which the API cannot create) still get their row.
+    rows.extend(StepRow(step, 0) for step in steps if step.pk not in seen)
     return rows
 
 

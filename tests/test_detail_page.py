@@ -641,6 +641,13 @@ def test_step_tree_puts_children_under_their_parent_in_order(execution):
     ]
 
 
+def test_step_tree_keeps_every_step_even_in_a_parent_loop():
+    looped = [Step(pk=1, name="a", parent_id=2), Step(pk=2, name="b", parent_id=1)]
+    root = Step(pk=3, name="root")
+    rows = step_tree([root, *looped])
+    assert [(row.step.name, row.depth) for row in rows] == [("root", 0), ("a", 0), ("b", 0)]
+
+
 def test_the_timeline_scales_bars_to_time_and_draws_running_steps_up_to_now(execution):
     t0 = timezone.now()
     done = Step(name="a", started_at=t0, ended_at=t0 + timedelta(seconds=30), pk=1)

@@ -61,6 +61,8 @@ def test_the_preview_button_renders_the_text_being_edited(new_page, editor, exec
     textarea.evaluate("(el, text) => { el.value = text; }", "| a | b |\n|---|---|\n| 1 | 2 |")
     page.get_by_role("button", name="Preview").click()
     expect(page.locator("#description-preview table td")).to_have_text(["1", "2"])
+    expect(textarea).to_be_visible()  # only the preview was replaced, not the editor
+    expect(page.get_by_role("button", name="Save")).to_be_visible()
     execution.refresh_from_db()
     assert execution.description == "Original **text**."
 
