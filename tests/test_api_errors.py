@@ -193,3 +193,8 @@ def test_a_nul_character_in_a_step_parent_is_a_clear_error(api, project):
     )
     assert_error(response, 400, "invalid", "parent")
     assert not execution.steps.exists()
+
+
+def test_an_accept_header_the_api_cannot_satisfy_is_a_406(api, project):
+    response = api.get("/api/v1/projects/", HTTP_ACCEPT="application/xml")
+    assert_error(response, 406, "not_acceptable")
