@@ -22,10 +22,12 @@
 
   var timer = null;
   var active = -1;
+  var latest = 0;  // only the answer to the latest request is shown
 
   function list() { return document.getElementById("suggestions"); }
 
   function hide() {
+    latest++;
     var ul = list();
     if (ul) { ul.hidden = true; ul.innerHTML = ""; }
     active = -1;
@@ -46,11 +48,12 @@
     } else {
       params.set("prefix", token.text);
     }
+    var request = ++latest;
     fetch(form.dataset.suggestUrl + "?" + params.toString(), { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : ""; })
       .then(function (html) {
         var ul = list();
-        if (!ul || document.activeElement !== input) return;
+        if (!ul || request !== latest || document.activeElement !== input) return;
         ul.innerHTML = html;
         ul.hidden = !ul.querySelector("li[data-text]");
         active = -1;
