@@ -49,6 +49,16 @@ class DefaultLabelFormSet(BaseInlineFormSet):
             raise ValidationError(exc.message) from exc
 
 
+class ApiTokenForm(forms.ModelForm):
+    def clean_production_namespace(self):
+        """The namespace becomes the value of the `production` label: same rules."""
+        value = self.cleaned_data["production_namespace"].strip()
+        try:
+            return label_rules.validate_value("production", value)
+        except ExecboardError as exc:
+            raise ValidationError(exc.message) from exc
+
+
 class DefaultLabelInline(admin.TabularInline):
     model = DefaultLabel
     form = DefaultLabelForm
@@ -78,6 +88,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
     list_display = [
         "name",
         "user",

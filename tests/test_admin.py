@@ -144,3 +144,12 @@ def test_executions_are_read_only_in_the_admin(admin_client, project):
     assert admin_client.get("/admin/executions/execution/add/").status_code == 403
     response = admin_client.post(f"/admin/executions/execution/{execution.pk}/delete/", {"post": 1})
     assert response.status_code == 403
+
+
+def test_a_production_namespace_follows_the_label_value_rules(admin_client, editor):
+    response = admin_client.post(
+        "/admin/projects/apitoken/add/",
+        {"user": editor.pk, "name": "ci", "production_namespace": "night\tly"},
+    )
+    assert "the value contains the control or unprintable character U+0009" in errors_of(response)
+    assert not ApiToken.objects.exists()
