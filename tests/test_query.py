@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from executions import query as query_module
 from executions.models import Execution, Phase, Release, StageEvent
 from executions.query import (
     EXACT_COUNT_LIMIT,
@@ -546,6 +547,18 @@ def test_count_is_exact_below_the_limit(project, runs):
     query = ListQuery.from_params({"q": "team:nlp"})
     assert count(query.filter(Execution.objects.in_project(project), project.pk)) == (2, False)
     assert EXACT_COUNT_LIMIT == 10_000
+
+
+def test_count_beyond_the_limit_is_the_planner_estimate_on_postgresql(project, runs, monkeypatch):
+    monkeypatch.setattr(query_module, "EXACT_COUNT_LIMIT", 2)
+    executions = Execution.objects.in_project(project)
+    total, is_estimate = count(executions)
+    if connection.vendor == "postgresql":
+        assert is_estimate is True
+        assert total >= 3
+    else:
+        assert (total, is_estimate) == (4, False)
+    assert count(executions.filter(labels__has_key="city")) == (1, False)
 
 
 def test_group_summary_counts_phases_and_nests_groups(project):

@@ -197,8 +197,7 @@ def _sort_headers(links: Links, query: ListQuery | None) -> list[dict]:
     descending = query.descending if query else True
     headers = []
     for column, title in SORTABLE_COLUMNS:
-        current = column == key or (column == "started_at" and key == "created_at")
-        direction = "ASCENDING" if current and descending else "DESCENDING"
+        direction = "ASCENDING" if column == key and descending else "DESCENDING"
         headers.append(
             {
                 "title": title,
