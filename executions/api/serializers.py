@@ -55,7 +55,12 @@ class ExecutionCreateSerializer(serializers.Serializer):
     domain = serializers.CharField()
     workflow = serializers.CharField()
     workflow_version = serializers.CharField(required=False, allow_blank=True)
-    labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    labels = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, allow_null=True),
+        required=False,
+        help_text='Key to value; "" or null for a plain tag. The keys user and production are '
+        "reserved.",
+    )
     description = serializers.CharField(required=False, allow_blank=True)
     user_metadata = serializers.DictField(required=False)
     inputs = serializers.DictField(required=False)
