@@ -176,7 +176,7 @@ def release_stage(request, slug: str, artifact: str, version: str, stage: str):
     return Response(_release_data(release))
 
 
-@extend_schema(responses=ArtifactListSerializer)
+@extend_schema(operation_id="projects_artifacts_list", responses=ArtifactListSerializer)
 @api_view(["GET"])
 def artifact_list(request, slug: str):
     states = releases.registry(api_project(request, slug))
