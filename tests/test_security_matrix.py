@@ -22,8 +22,6 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from django.apps import apps
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 from rest_framework.test import APIClient
@@ -34,6 +32,7 @@ from executions.models import Execution, SavedView
 from executions.services import step_create
 from projects.models import ApiToken, Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_execution
+from tests.snapshots import database_snapshot
 from tests.urlwalk import Endpoint, endpoints
 
 pytestmark = pytest.mark.django_db
@@ -186,22 +185,6 @@ def client_for(world: World, role: str, endpoint: Endpoint):
     if role != ANONYMOUS:
         client.force_login(world.users[role])
     return client
-
-
-def database_snapshot() -> dict:
-    """Every row of Execboard's tables and the users, minus bookkeeping timestamps."""
-    skip = {"last_used_at", "last_login"}
-    models = [
-        *apps.get_app_config("projects").get_models(),
-        *apps.get_app_config("executions").get_models(),
-        get_user_model(),
-    ]
-    snapshot = {}
-    for model in models:
-        fields = [f.attname for f in model._meta.concrete_fields if f.attname not in skip]
-        rows = model.objects.order_by().values_list(*fields)
-        snapshot[model._meta.label] = sorted(repr(row) for row in rows)
-    return snapshot
 
 
 def call(world: World, role: str, endpoint: Endpoint, method: str):
