@@ -1,6 +1,6 @@
 from django.urls import path
 
-from executions.views import detail, list, releases
+from executions.views import detail, list, releases, saved
 
 app_name = "executions"
 urlpatterns = [
@@ -11,6 +11,13 @@ urlpatterns = [
         name="export",
     ),
     path("p/<slug:slug>/label-suggestions/", list.label_suggestions, name="label-suggestions"),
+    path("p/<slug:slug>/views/", saved.saved_views, name="saved-views"),
+    path("p/<slug:slug>/views/save/", saved.saved_view_save, name="saved-view-save"),
+    path(
+        "p/<slug:slug>/views/<int:view_id>/delete/",
+        saved.saved_view_delete,
+        name="saved-view-delete",
+    ),
     path("p/<slug:slug>/e/<str:execution_id>/", detail.execution_detail, name="detail"),
     path(
         "p/<slug:slug>/e/<str:execution_id>/description/",

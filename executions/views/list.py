@@ -40,7 +40,7 @@ from executions.query import (
     top_level,
     with_children,
 )
-from projects.access import project_for
+from projects.access import can_edit, project_for
 
 PAGE_SIZES = (25, 50, 100, 200)
 MAX_GROUPS_SHOWN = 100
@@ -245,6 +245,7 @@ def execution_list(request, slug: str):
 
     context = {
         "project": project,
+        "can_edit": can_edit(request.user, project),
         "links": links,
         "query": query,
         "error": error,
