@@ -117,6 +117,20 @@ def test_an_htmx_request_gets_the_listing_fragment_and_the_url_to_push(client_fo
     assert query_of(response["HX-Push-Url"]) == {"q": ["team:nlp or team:cv"]}
 
 
+def test_a_history_restore_request_gets_the_whole_page(client_for, project):
+    response = client_for.get(
+        list_url(project, q="team:nlp"),
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in response.content.decode()
+    assert "HX-Request" in response["Vary"]
+
+
+def test_an_or_for_a_chip_that_is_gone_is_an_error_not_a_crash(client_for, project):
+    html = page(client_for, project, q="team:nlp", or_term="3", or_value="cv")
+    assert "That filter chip no longer exists" in html
+
+
 def test_load_more_returns_the_next_rows_and_the_next_load_more(client_for, project):
     runs = [make_execution(project) for _ in range(5)]
     html = page(client_for, project, limit="2")

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from executions.models import Phase
@@ -80,6 +81,8 @@ class Links:
         return self.state.get(name, "")
 
     def url(self, *, path: str | None = None, **changes: str | list[str] | None) -> str:
+        """The list's URL (or ``path``) with parameters changed; a falsy value removes one
+        and ``__`` in a name stands for ``.`` (``sort_by__key`` → ``sort_by.key``)."""
         params = self.state.copy()
         for name, value in changes.items():
             name = name.replace("__", ".")
@@ -139,6 +142,8 @@ def _or_key(term: Node) -> str | None:
 
 def _or_with(terms: list[Node], index: int, value: str) -> list[Node]:
     """Terms with chip ``index`` ORed with another value of its key."""
+    if not 0 <= index < len(terms):
+        raise QueryError("That filter chip no longer exists; start again from the list.")
     term = terms[index]
     key = _or_key(term)
     if key is None:
@@ -174,7 +179,7 @@ def _decorate(rows, links: Links, terms: list[Node]) -> None:
         row.chips = []
         for key, value in row.labels.items():
             term = LabelTerm(key, value)
-            url = None if term in active else links.with_terms([*terms, term], cursor=None)
+            url = None if term in active else links.with_terms([*terms, term])
             row.chips.append((key, value, url))
         for child in getattr(row, "child_list", ()):
             child.duration_text = _duration(child.duration)
@@ -187,8 +192,8 @@ def _decorate_groups(groups: list[Group], links: Links, terms: list[Node], keys)
             LabelTerm(key, value) if value is not None else Not(LabelTerm(key))
             for key, value in zip(keys, group.values, strict=False)
         ]
-        group.rows_url = links.with_terms([*terms, *group_terms], cursor=None)
-        group.list_url = links.with_terms([*terms, *group_terms], cursor=None, group_by=None)
+        group.rows_url = links.with_terms([*terms, *group_terms])
+        group.list_url = links.with_terms([*terms, *group_terms], group_by=None)
         _decorate_groups(group.subgroups, links, terms, keys)
 
 
@@ -201,7 +206,7 @@ def _sort_headers(links: Links, query: ListQuery | None) -> list[dict]:
         headers.append(
             {
                 "title": title,
-                "url": links.url(sort_by__key=column, sort_by__direction=direction, cursor=None),
+                "url": links.url(sort_by__key=column, sort_by__direction=direction),
                 "arrow": ("↓" if descending else "↑") if column == key else "",
             }
         )
@@ -217,7 +222,7 @@ def _more_id(request) -> str:
 
 def _fragment(request) -> str:
     """Which part of the template an htmx request wants."""
-    if not request.htmx:
+    if not request.htmx or request.htmx.history_restore_request:
         return ""
     return "#listing" if request.htmx.target in (None, "listing") else "#rows"
 
@@ -240,8 +245,8 @@ def execution_list(request, slug: str):
         params = links.state.copy()
         params["cursor"] = request.GET.get("cursor", "")
         query = ListQuery.from_params(params)
-    except (QueryError, IndexError) as exc:
-        error = exc if isinstance(exc, QueryError) else QueryError("No such filter chip.")
+    except QueryError as exc:
+        error = exc
 
     context = {
         "project": project,
@@ -292,17 +297,19 @@ def execution_list(request, slug: str):
     response = render(request, "executions/execution_list.html" + fragment, context)
     if fragment == "#listing":
         response["HX-Push-Url"] = links.url()
+    # The same URL answers a page or a fragment: caches must keep them apart.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
 
 
 def _domain_tabs(links: Links) -> list[dict]:
     current = links.get("domain")
-    tabs = [{"name": "All", "url": links.url(domain=None, cursor=None), "active": not current}]
+    tabs = [{"name": "All", "url": links.url(domain=None), "active": not current}]
     for domain in settings.EXECBOARD_DOMAINS:
         tabs.append(
             {
                 "name": domain,
-                "url": links.url(domain=domain, cursor=None),
+                "url": links.url(domain=domain),
                 "active": domain == current,
             }
         )
