@@ -146,7 +146,7 @@ def measure_queries(token: str, user, calls: int) -> tuple[list[dict], list[str]
         print(f"  {query.id}: API {_ms(api.p50)}/{_ms(api.p95)} ms", flush=True)
         for where, timing in (("API", api), ("page", page)):
             for sql in timing.sql if timing else ():
-                if "executions_" in sql and not sql.lstrip().upper().startswith("SAVEPOINT"):
+                if "executions_" in sql and sql.lstrip().upper().startswith("SELECT"):
                     plans.append(f"### {query.id} {where}\n\n```sql\n{sql}\n```\n\n```\n")
                     plans[-1] += explain(sql) + "\n```\n"
     return rows, plans
