@@ -201,7 +201,7 @@ def test_the_timeline_has_one_bar_per_step(new_page, editor, execution):
     assert box and box["width"] > 10
 
 
-def test_a_viewer_gets_no_edit_controls_and_the_copy_button_works_with_javascript(
+def test_a_viewer_gets_no_edit_controls_and_the_copy_button_copies_the_id(
     new_page, project, execution
 ):
     viewer = MembershipFactory(
@@ -210,4 +210,9 @@ def test_a_viewer_gets_no_edit_controls_and_the_copy_button_works_with_javascrip
     page = open_page(new_page, viewer, execution)
     expect(page.locator("#description").get_by_role("link", name="Edit")).to_have_count(0)
     expect(page.locator("#labels").get_by_label("New label")).to_have_count(0)
-    expect(page.get_by_role("button", name="Copy the execution id")).to_be_visible()
+    copy = page.get_by_role("button", name="Copy the execution id")
+    expect(copy).to_be_visible()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == execution.pk
