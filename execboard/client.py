@@ -57,7 +57,13 @@ class Client:
         return self.config.url
 
     def close(self) -> None:
-        """Close the kept-alive connections."""
+        """Close the kept-alive connections now. (``Session.close`` only drops urllib3's pools
+        and leaves their sockets to the garbage collector, which waits as long as a traceback
+        holds a response.)"""
+        for adapter in self.session.adapters.values():
+            pools = adapter.poolmanager.pools
+            for key in pools.keys():  # noqa: SIM118 (the container refuses iteration)
+                pools[key].close()
         self.session.close()
 
     def __enter__(self) -> Client:
@@ -88,18 +94,21 @@ class Client:
             raise ServerUnreachable(f"Cannot reach Execboard at {self.config.url}.") from exc
         except requests.exceptions.InvalidURL as exc:
             raise ConfigError(f"Invalid Execboard URL {self.config.url!r}: {exc}") from exc
-        if response.status_code >= 400:
-            raise _api_error(response)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ApiError(
-                f"{method} {url} answered {response.status_code} with a body that is not JSON; "
-                "is EXECBOARD_URL the address of an Execboard server?",
-                status=response.status_code,
-            ) from exc
+        # Closing hands the connection back to the pool even when an error is raised (the
+        # traceback would otherwise keep the response, and its connection, checked out).
+        with response:
+            if response.status_code >= 400:
+                raise _api_error(response)
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ApiError(
+                    f"{method} {url} answered {response.status_code} with a body that is not "
+                    "JSON; is EXECBOARD_URL the address of an Execboard server?",
+                    status=response.status_code,
+                ) from exc
 
     # Who am I
 
