@@ -83,7 +83,7 @@ MAX_EXPRESSION_LENGTH = 4096
 MAX_NESTING = 50
 EXACT_COUNT_LIMIT = 10_000
 ESTIMATE_TRUSTED_ABOVE = 2 * EXACT_COUNT_LIMIT  # see count()
-GROUP_KEYS = ("experiment", "group")
+GROUP_BY_CHOICES = (("experiment",), ("group",), ("experiment", "group"))
 
 
 class QueryError(ExecboardError):
@@ -817,7 +817,7 @@ class ListQuery:
                 field="cursor",
             )
         group_by = tuple(_param_list(params, "group_by"))
-        if group_by not in ((), ("experiment",), ("group",), ("experiment", "group")):
+        if group_by and group_by not in GROUP_BY_CHOICES:
             raise QueryError(
                 "group_by must be experiment, group, or experiment,group.", field="group_by"
             )
