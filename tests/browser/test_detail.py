@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -216,3 +218,34 @@ def test_a_viewer_gets_no_edit_controls_and_the_copy_button_copies_the_id(
     copy.click()
     expect(copy).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == execution.pk
+
+
+def test_without_javascript_editing_is_a_plain_form_page(browser, live_server, editor, execution):
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    client = Client()
+    client.force_login(editor)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(execution.get_absolute_url())
+        page.locator("#description").get_by_role("link", name="Edit").click()
+        page.wait_for_url("**/description/edit/")
+        page.get_by_label("Description (Markdown)").fill("Written *without* JavaScript")
+        page.get_by_role("button", name="Preview").click()
+        expect(page.locator("#description-preview em")).to_have_text("without")
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_url(f"**{execution.get_absolute_url()}#description")
+        expect(page.locator("#description > .markdown em")).to_have_text("without")
+
+        page.locator("#labels").get_by_label("New label").fill("stage:eval")
+        page.locator("#labels").get_by_role("button", name="Add").click()
+        expect(page.locator("#labels").get_by_role("link", name="stage:eval")).to_be_visible()
+        page.locator("#labels").get_by_role("button", name="Remove stage:eval").click()
+        expect(page.locator("#labels").get_by_role("link", name="stage:eval")).to_have_count(0)
+    finally:
+        context.close()
+    execution.refresh_from_db()
+    assert execution.description == "Written *without* JavaScript"
+    assert [c.key for c in execution.changes.all()] == ["stage", "stage", ""]
