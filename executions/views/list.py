@@ -227,34 +227,46 @@ def _fragment(request) -> str:
     return "#listing" if request.htmx.target in (None, "listing") else "#rows"
 
 
-@require_GET
-def execution_list(request, slug: str):
-    project = project_for(request.user, slug)
-    links = Links(request.path, request.GET)
-    error = None
-    query = None
-    terms: list[Node] = []
-    try:
-        terms = conjuncts(parse_expression(links.get("q")))
-        if request.GET.get("or_value") and request.GET.get("or_term", "").isdigit():
-            terms = _or_with(terms, int(request.GET["or_term"]), request.GET["or_value"])
-            canonical = links.with_terms(terms)
-            if not request.htmx:
-                return redirect(canonical)
-            links = Links(request.path, QueryDict(canonical.partition("?")[2]))
-        params = links.state.copy()
-        params["cursor"] = request.GET.get("cursor", "")
-        query = ListQuery.from_params(params)
-    except QueryError as exc:
-        error = exc
+@dataclass
+class ListState:
+    """The list as the URL asks for it: links, the expression's top-level terms and the
+    validated query (None, with ``error``, when the URL is invalid). ``or_term`` /
+    ``or_value`` (the chip menu's OR form) are folded into the expression; ``rewritten``
+    says the URL changed because of it."""
 
-    context = {
+    links: Links
+    terms: list[Node]
+    query: ListQuery | None
+    error: QueryError | None = None
+    rewritten: bool = False
+
+    @classmethod
+    def from_request(cls, request) -> ListState:
+        links = Links(request.path, request.GET)
+        terms: list[Node] = []
+        rewritten = False
+        try:
+            terms = conjuncts(parse_expression(links.get("q")))
+            if request.GET.get("or_value") and request.GET.get("or_term", "").isdigit():
+                terms = _or_with(terms, int(request.GET["or_term"]), request.GET["or_value"])
+                links = Links(request.path, QueryDict(links.with_terms(terms).partition("?")[2]))
+                rewritten = True
+            params = links.state.copy()
+            params["cursor"] = request.GET.get("cursor", "")
+            return cls(links, terms, ListQuery.from_params(params), rewritten=rewritten)
+        except QueryError as exc:
+            return cls(links, terms, None, error=exc)
+
+
+def _filter_bar(request, project, state: ListState) -> dict:
+    links, query = state.links, state.query
+    return {
         "project": project,
         "can_edit": can_edit(request.user, project),
         "links": links,
         "query": query,
-        "error": error,
-        "chips": _chips(links, terms) if query else [],
+        "error": state.error,
+        "chips": _chips(links, state.terms) if query else [],
         "headers": _sort_headers(links, query),
         "phases": Phase.values,
         "selected_phases": set(query.phases) if query else set(),
@@ -267,36 +279,51 @@ def execution_list(request, slug: str):
             for name in ("domain", "filters", "sort_by.key", "sort_by.direction")
             for value in links.state.getlist(name)
         ],
-        "csv_url": links.url(path=reverse("executions:export", args=[slug, "csv"])),
-        "json_url": links.url(path=reverse("executions:export", args=[slug, "json"])),
+        "csv_url": links.url(path=reverse("executions:export", args=[project.slug, "csv"])),
+        "json_url": links.url(path=reverse("executions:export", args=[project.slug, "json"])),
     }
+
+
+def _results(request, project, state: ListState, fragment: str) -> dict:
+    """The groups (grouped view) or one keyset page of rows (also a group's rows)."""
+    query, links = state.query, state.links
+    if query is None:
+        return {}
+    top = top_level(query.filter(project.executions.all(), project.pk))
+    if query.group_by and fragment != "#rows":
+        groups = group_summary(top, query.group_by)
+        shown = groups[:MAX_GROUPS_SHOWN]
+        _decorate_groups(shown, links, state.terms, query.group_by)
+        return {
+            "groups": shown,
+            "hidden_groups": len(groups) - len(shown),
+            "total": sum(group.count for group in groups),
+            "total_is_estimate": False,
+        }
+    rows, next_cursor = query.page(list_rows(top))
+    with_children(rows)
+    _decorate(rows, links, state.terms)
+    total, is_estimate = query.total(top, rows, next_cursor)
+    return {
+        "executions": rows,
+        "total": total,
+        "total_is_estimate": is_estimate,
+        "next_url": links.url(cursor=next_cursor.encode()) if next_cursor else None,
+        "more_id": _more_id(request),
+    }
+
+
+@require_GET
+def execution_list(request, slug: str):
+    project = project_for(request.user, slug)
+    state = ListState.from_request(request)
+    if state.rewritten and not request.htmx:
+        return redirect(state.links.url())
     fragment = _fragment(request)
-    if query is not None:
-        top = top_level(query.filter(project.executions.all(), project.pk))
-        if query.group_by and fragment != "#rows":
-            groups = group_summary(top, query.group_by)
-            _decorate_groups(groups[:MAX_GROUPS_SHOWN], links, terms, query.group_by)
-            context.update(
-                groups=groups[:MAX_GROUPS_SHOWN],
-                hidden_groups=len(groups) - MAX_GROUPS_SHOWN,
-                total=sum(group.count for group in groups),
-                total_is_estimate=False,
-            )
-        else:
-            rows, next_cursor = query.page(list_rows(top))
-            with_children(rows)
-            _decorate(rows, links, terms)
-            total, is_estimate = query.total(top, rows, next_cursor)
-            context.update(
-                executions=rows,
-                total=total,
-                total_is_estimate=is_estimate,
-                next_url=links.url(cursor=next_cursor.encode()) if next_cursor else None,
-                more_id=_more_id(request),
-            )
+    context = _filter_bar(request, project, state) | _results(request, project, state, fragment)
     response = render(request, "executions/execution_list.html" + fragment, context)
     if fragment == "#listing":
-        response["HX-Push-Url"] = links.url()
+        response["HX-Push-Url"] = state.links.url()
     # The same URL answers a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
