@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
@@ -21,7 +21,9 @@ class ProjectSerializer(serializers.ModelSerializer):
         return project.default_labels_dict()
 
 
-@extend_schema(responses=ProjectSerializer(many=True))
+@extend_schema(
+    responses=inline_serializer("ProjectPage", {"results": ProjectSerializer(many=True)})
+)
 @api_view(["GET"])
 def project_list(request):
     # prefetch: one query for every project's default labels instead of one per project.

@@ -10,7 +10,7 @@ from executions.models import Change, Event, Execution, Step
 
 class ExecutionSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    parent = serializers.PrimaryKeyRelatedField(read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     display_name = serializers.CharField(read_only=True)
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), read_only=True)
     url = serializers.SerializerMethodField()
@@ -80,7 +80,7 @@ class ExecutionPageSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.ModelSerializer):
-    step = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    step = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = Event
@@ -107,7 +107,7 @@ class EventCreateSerializer(serializers.Serializer):
 
 
 class StepSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = Step
