@@ -22,7 +22,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 @extend_schema(
-    responses=inline_serializer("ProjectPage", {"results": ProjectSerializer(many=True)})
+    operation_id="projects_list",
+    responses=inline_serializer("ProjectPage", {"results": ProjectSerializer(many=True)}),
 )
 @api_view(["GET"])
 def project_list(request):
