@@ -269,12 +269,12 @@ def test_an_and_of_equalities_uses_json_containment_on_postgresql(project, runs)
         assert sql.count('"executions_label"') == 2
 
 
-def test_a_single_label_uses_a_project_scoped_label_subquery(project, runs):
+def test_a_single_label_joins_its_project_scoped_label_rows(project, runs):
     with CaptureQueriesContext(connection) as ctx:
         matching(project, {"q": "team:nlp"})
     sql = ctx.captured_queries[-1]["sql"]
-    assert '"executions_label"' in sql
-    assert 'U0."project_id"' in sql
+    assert 'INNER JOIN "executions_label"' in sql
+    assert '"executions_label"."project_id" = ' in sql
 
 
 def test_an_or_of_labels_is_a_union_of_label_scans(project, runs):
@@ -609,3 +609,18 @@ def test_autocomplete_ranks_values_and_keys_by_use(project):
     ]
     keys = [row["key"] for row in label_keys(project.pk, "m")]
     assert keys == ["model", "mood"]
+
+
+def test_a_single_label_list_is_in_the_label_rows_time_order_and_pages_by_cursor(project):
+    made = [make_execution(project, labels={"team": "nlp", "n": str(i)}) for i in range(5)]
+    make_execution(project, labels={"team": "cv"})
+    query = ListQuery.from_params({"q": "team:nlp", "limit": "2"})
+    filtered = query.filter(Execution.objects.in_project(project), project.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        first, cursor = query.page(filtered)
+    assert 'ORDER BY "executions_label"."created_at" DESC' in ctx.captured_queries[-1]["sql"]
+    second, _ = ListQuery.from_params(
+        {"q": "team:nlp", "limit": "2", "cursor": cursor.encode()}
+    ).page(filtered)
+    newest_first = [e.pk for e in sorted(made, key=lambda e: (e.created_at, e.pk), reverse=True)]
+    assert [e.pk for e in first + second] == newest_first[:4]
