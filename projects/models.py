@@ -8,7 +8,7 @@ import secrets
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -48,6 +48,16 @@ class Project(models.Model):
     def default_labels_dict(self) -> dict[str, str]:
         """The curated defaults as an ordered mapping (uses the prefetch cache when present)."""
         return {label.key: label.value for label in self.default_labels.all()}
+
+    @transaction.atomic
+    def replace_default_labels(self, labels: dict[str, str]) -> None:
+        """Make ``labels`` (already validated) the defaults, in their order. Executions keep
+        the labels they were created with."""
+        self.default_labels.all().delete()
+        DefaultLabel.objects.bulk_create(
+            DefaultLabel(project=self, key=key, value=value, position=position)
+            for position, (key, value) in enumerate(labels.items())
+        )
 
 
 class DefaultLabel(models.Model):

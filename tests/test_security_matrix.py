@@ -49,6 +49,8 @@ REQUIRED_ROLE = {
     ("executions:release-stage", "GET"): Role.EDITOR,
     ("executions:description-edit", "GET"): Role.EDITOR,
     ("executions:labels", "GET"): Role.EDITOR,
+    # Curating a project's defaults is for its admins.
+    ("api-project-default-labels", "PUT"): Role.ADMIN,
 }
 
 # Bodies that reach the access check of endpoints whose project is named in the body, and
@@ -77,6 +79,7 @@ API_BODIES = {
         "version": "v2.0.0",
     },
     ("api-release-stages", "POST"): lambda d: {"stage": "staging"},
+    ("api-project-default-labels", "PUT"): lambda d: {"default_labels": {"team": "core"}},
 }
 PAGE_BODIES = {
     ("executions:execution-release", "POST"): lambda d: {"artifact": "nn", "version": "v2.0.0"},

@@ -231,3 +231,41 @@ def test_public_read_lets_anyone_read_but_not_write(settings, nlp):
     assert refused.status_code == 403
     execution.refresh_from_db()
     assert execution.description == ""
+
+
+# an admin-only action
+
+
+def test_only_a_project_admin_replaces_the_default_labels(bob, nlp):
+    nlp.default_labels.create(key="team", value="nlp")
+    client = token_client(ApiToken.issue(user=bob, name="t")[1])
+    body = {"default_labels": {"team": "core", "tier": ""}}
+    url = "/api/v1/projects/nlp/default-labels/"
+    assert client.put(url, body, format="json").status_code == 404
+    for role, status in ((Role.VIEWER, 403), (Role.EDITOR, 403)):
+        call_command("grant", "bob", "nlp", role)
+        assert client.put(url, body, format="json").status_code == status
+        assert nlp.default_labels_dict() == {"team": "nlp"}
+    call_command("grant", "bob", "nlp", "admin")
+    response = client.put(url, body, format="json")
+    assert response.status_code == 200
+    assert response.json()["default_labels"] == {"team": "core", "tier": ""}
+    created = client.post("/api/v1/executions/", create_body("nlp"), format="json").json()
+    assert created["labels"] == {"team": "core", "tier": "", "user": "bob"}
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [{"user": "forged"}, {"bad key!": "x"}, {f"k{i}": "v" for i in range(17)}, ["team"]],
+    ids=["reserved", "bad-key", "too-many", "not-an-object"],
+)
+def test_invalid_default_labels_are_refused_and_change_nothing(bob, nlp, labels):
+    nlp.default_labels.create(key="team", value="nlp")
+    MembershipFactory(user=bob, project=nlp, role=Role.ADMIN)
+    client = token_client(ApiToken.issue(user=bob, name="t")[1])
+    response = client.put(
+        "/api/v1/projects/nlp/default-labels/", {"default_labels": labels}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "default_labels"
+    assert nlp.default_labels_dict() == {"team": "nlp"}

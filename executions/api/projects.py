@@ -6,8 +6,10 @@ from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from executions import labels as label_rules
 from executions.api.access import api_project, visible_projects
-from projects.models import Project
+from executions.errors import ExecboardError
+from projects.models import Project, Role
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -38,7 +40,36 @@ def project_detail(request, slug: str):
     return Response(ProjectSerializer(api_project(request, slug)).data)
 
 
+class DefaultLabelsSerializer(serializers.Serializer):
+    default_labels = serializers.DictField(child=serializers.CharField(allow_blank=True))
+
+
+@extend_schema(request=DefaultLabelsSerializer, responses=ProjectSerializer)
+@api_view(["PUT"])
+def project_default_labels(request, slug: str):
+    """Replace the project's default labels; project admins only."""
+    project = api_project(request, slug, Role.ADMIN)
+    body = request.data
+    if not isinstance(body, dict) or set(body) != {"default_labels"}:
+        raise ExecboardError(
+            'Send {"default_labels": {"key": "value", …}}.', field="default_labels"
+        )
+    try:
+        labels = label_rules.validate_labels(body["default_labels"])
+        label_rules.check_count(labels)
+    except ExecboardError as error:
+        error.field = "default_labels"
+        raise
+    project.replace_default_labels(labels)
+    return Response(ProjectSerializer(project).data)
+
+
 urlpatterns = [
     path("projects/", project_list, name="api-project-list"),
     path("projects/<slug:slug>/", project_detail, name="api-project-detail"),
+    path(
+        "projects/<slug:slug>/default-labels/",
+        project_default_labels,
+        name="api-project-default-labels",
+    ),
 ]
