@@ -94,7 +94,10 @@ def _list_url(project: Project, q: str) -> str:
     return f"{reverse('executions:list', args=[project.slug])}?{urlencode({'q': q})}"
 
 
-def _execution_for(request: HttpRequest, slug: str, execution_id: str, role: str = Role.VIEWER):
+def _execution_for(
+    request: HttpRequest, slug: str, execution_id: str, role: str = Role.VIEWER
+) -> tuple[Project, Execution]:
+    """The project and the execution, or 404 (403 when the user may read but not ``role``)."""
     project = project_for(request.user, slug, role)
     # select_related: the header links to the parent (one query, not two).
     execution = (
