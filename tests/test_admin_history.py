@@ -97,9 +97,7 @@ def test_editing_the_description_in_the_admin_saves_a_new_version_with_history(
     )
 
 
-def test_editing_labels_in_the_admin_adds_changes_and_removes_with_history(
-    admin_client, execution
-):
+def test_editing_labels_in_the_admin_adds_changes_and_removes_with_history(admin_client, execution):
     fields = open_form(admin_client, execution)
     fields["labels_text"] = "team:vision\r\nsmoke\r\n"
     response = submit(admin_client, execution, fields)
