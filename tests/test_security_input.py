@@ -69,7 +69,7 @@ HOSTILE_PARAMS = [
     {"cursor": "' OR 1=1--"},
     {"cursor": "W10"},
     {"domain": "' OR 1=1--"},
-    {"namespace": "user__password:x"},
+    {"namespace": "@phase:RUNNING"},
 ]
 
 
@@ -94,6 +94,21 @@ def test_an_orm_lookup_passed_as_a_query_parameter_is_refused(api, project, exec
     )
     error = assert_clear_error(response, 400)
     assert "created_by__password__startswith" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": "created_by__password__startswith:x"},
+        {"q": "user__password"},
+        {"namespace": "user__password:x"},
+    ],
+    ids=repr,
+)
+def test_orm_lookups_written_as_labels_are_only_label_filters(api, project, execution, params):
+    response = api.get("/api/v1/executions/", {"project": project.slug, **params})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
 
 
 def test_a_syntax_error_points_at_its_position(api, project):

@@ -21,7 +21,7 @@ from executions.errors import ExecboardError, NotFound
 from executions.events import record_event
 from executions.metadata import execution_metadata, step_metadata
 from executions.models import Execution
-from executions.query import MAX_LIMIT, SORT_KEYS, ListQuery, api_groups
+from executions.query import MAX_LIMIT, SORT_KEYS, ListQuery, QueryError, api_groups
 from projects.models import SLUG_RE, Project, Role
 
 
@@ -51,6 +51,17 @@ def _creator(request) -> dict:
         "launched_by": request.user.get_username(),
         "production_namespace": token.production_namespace if token else "",
     }
+
+
+# What the list understands. Anything else is refused rather than ignored, so that a typo
+# does not silently widen a query and a probe such as created_by__password__startswith=x
+# is told plainly that it is not a filter.
+LIST_PARAMS = frozenset(
+    {
+        *("project", "domain", "q", "filters", "phase", "since", "namespace"),
+        *("sort_by.key", "sort_by.direction", "limit", "cursor", "group_by"),
+    }
+)
 
 
 @extend_schema(
@@ -93,6 +104,13 @@ def execution_list(request):
         data = s.ExecutionSerializer(execution, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
+    unknown = set(request.query_params) - LIST_PARAMS
+    if unknown:
+        raise QueryError(
+            f"Unknown parameter(s): {', '.join(sorted(unknown))}; expected some of "
+            f"{', '.join(sorted(LIST_PARAMS))}.",
+            field=sorted(unknown)[0],
+        )
     query = ListQuery.from_params(request.query_params)
     slug = request.query_params.get("project")
     project = api_project(request, slug) if slug else None
