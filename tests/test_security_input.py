@@ -309,3 +309,31 @@ def test_the_default_write_rate_lets_an_event_stream_through(api, execution):
     }
     assert statuses == {201}
     assert execution.events.count() == 200
+
+
+# open redirects
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "https:evil.example",
+        "javascript:alert(1)",
+        " https://evil.example/",
+    ],
+)
+def test_signing_in_and_out_never_redirects_to_another_site(client, editor, target):
+    editor.set_password("a-long-password")
+    editor.save()
+    signed_in = client.post(
+        f"/accounts/login/?next={target}",
+        {"username": editor.username, "password": "a-long-password", "next": target},
+    )
+    assert signed_in.status_code == 302
+    assert signed_in["Location"] == "/"
+    signed_out = client.post("/accounts/logout/", {"next": target})
+    assert signed_out.status_code == 302
+    assert signed_out["Location"] == "/"
