@@ -123,6 +123,7 @@ class Timing:
     p50: float | None = None  # ms
     p95: float | None = None
     statements: int | None = None
+    sql_ms: float | None = None  # the statements' own time, in one captured call
     rows: int | None = None
     count: int | None = None
     count_is_estimate: bool | None = None
@@ -168,6 +169,7 @@ def _timed(client: Client, path: str, params: dict[str, str], calls: int, **head
         p50=statistics.median(samples),
         p95=percentile(samples, 0.95),
         statements=len(captured),
+        sql_ms=sum(float(query["time"]) for query in captured) * 1000,
         sql=[query["sql"] for query in captured],
     )
     if response.get("Content-Type", "").startswith("application/json"):

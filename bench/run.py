@@ -190,6 +190,12 @@ def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
+def _statements(timing: dict) -> str:
+    if timing.get("statements") is None:
+        return "—"
+    return f"{timing['statements']} ({timing['sql_ms']:.1f})"
+
+
 def _num(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
@@ -199,10 +205,13 @@ def markdown(results: dict) -> str:
     lines = [
         f"## N = {n:,} ({results['date']}, {results['machine']})",
         "",
+        "Load average of the machine (1, 5, 15 min) when measuring: "
+        + ", ".join(f"{value:.1f}" for value in results["load_average"]),
+        "",
         f"Load: {results['load']}",
         "",
-        "| query | scope | API p50 | API p95 | API target p95 | API SQL | page p50 | page p95 "
-        "| page SQL | rows | count | floor 1M | MLflow 1M |",
+        "| query | scope | API p50 | API p95 | API target p95 | API SQL statements (ms) "
+        "| page p50 | page p95 | page SQL statements (ms) | rows | count | floor 1M | MLflow 1M |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["queries"]:
@@ -214,8 +223,8 @@ def markdown(results: dict) -> str:
             count = api["error"]
         lines.append(
             f"| {row['id']} | {row['scope']}: {row['query']} | {_ms(api.get('p50'))} "
-            f"| {_ms(api.get('p95'))} | {_num(row['target_p95'])} | {_num(api.get('statements'))} "
-            f"| {_ms(page.get('p50'))} | {_ms(page.get('p95'))} | {_num(page.get('statements'))} "
+            f"| {_ms(api.get('p95'))} | {_num(row['target_p95'])} | {_statements(api)} "
+            f"| {_ms(page.get('p50'))} | {_ms(page.get('p95'))} | {_statements(page)} "
             f"| {_num(api.get('rows'))} | {count} | {_ms(row['floor_1m'])} "
             f"| {_num(row['mlflow_1m'])} |"
         )
@@ -269,6 +278,7 @@ def run(n: int, seed: int, *, calls: int = 30, ingest: bool = True, reload: bool
         "seed": seed,
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
+        "load_average": os.getloadavg(),
         "load": load_note,
         "queries": queries,
         "plans": plans,
