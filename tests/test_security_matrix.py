@@ -323,9 +323,18 @@ def test_lists_and_counts_never_include_another_projects_executions(world):
     assert listed["count"] == 1
     projects = client.get("/api/v1/projects/").json()["results"]
     assert [p["slug"] for p in projects] == ["beta"]
+    suggestions = client.get("/api/v1/labels/", {"project": "beta", "key": "team"})
+    assert suggestions.status_code == 200
+    assert SECRET not in suggestions.content.decode()
     page = Client()
     page.force_login(world.users[OUTSIDER])
     home = page.get("/")
     assert home.status_code == 200
     assert SECRET.encode() not in home.content
     assert b"/p/alpha/" not in home.content
+    for url in ("/p/beta/export.csv", "/p/beta/export.json", "/p/beta/label-suggestions/"):
+        response = page.get(url, {"key": "team"})
+        assert response.status_code == 200, url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert SECRET.encode() not in body, url
+        assert world.execution.pk.encode() not in body, url
