@@ -6,7 +6,7 @@ from django.db import transaction
 
 from executions import labels as label_rules
 from executions.errors import ExecboardError
-from projects.models import SLUG_VALIDATOR, DefaultLabel, Project
+from projects.models import SLUG_VALIDATOR, Project
 
 
 class Command(BaseCommand):
@@ -44,10 +44,6 @@ class Command(BaseCommand):
             project.name = name
             project.save(update_fields=["name"])
         if default_label:
-            project.default_labels.all().delete()
-            DefaultLabel.objects.bulk_create(
-                DefaultLabel(project=project, key=k, value=v, position=i)
-                for i, (k, v) in enumerate(defaults.items())
-            )
+            project.replace_default_labels(defaults)
         verb = "Created" if created else "Updated"
         self.stdout.write(f"{verb} project {project.slug}")
