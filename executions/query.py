@@ -82,7 +82,7 @@ MAX_LIMIT = 1000
 MAX_EXPRESSION_LENGTH = 4096
 MAX_NESTING = 50
 EXACT_COUNT_LIMIT = 10_000
-ESTIMATE_TRUSTED_ABOVE = 2 * EXACT_COUNT_LIMIT  # see count()
+ESTIMATE_TRUSTED_ABOVE = 15_000  # see count()
 GROUP_BY_CHOICES = (("experiment",), ("group",), ("experiment", "group"))
 
 
@@ -941,7 +941,8 @@ def count(filtered: QuerySet) -> tuple[int, bool]:
     On PostgreSQL the estimate comes first: when the planner expects more than
     ``ESTIMATE_TRUSTED_ABOVE`` rows, counting the first 10,001 (a join per row for a label
     filter, tens of milliseconds at 1M executions) would only confirm what it already says.
-    The margin keeps lists of fewer than 10,000 exact even when the estimate is off by half."""
+    The margin keeps lists of fewer than 10,000 exact unless the planner overestimates by
+    half; with the label statistics (migration 0002) its estimates are within about 25 %."""
     connection = connections[filtered.db]
     estimate = _planner_rows(filtered) if connection.vendor == "postgresql" else None
     if estimate is not None and estimate > ESTIMATE_TRUSTED_ABOVE:
