@@ -65,10 +65,12 @@ def test_a_project_one_cannot_read_is_not_found(project, db):
 
 
 def test_a_label_chip_links_to_the_list_filtered_by_it(client_for, project):
-    make_execution(project, labels={"team": "nlp", "name": "lr sweep 3"})
+    make_execution(project, labels={"team": "nlp", "note": "lr sweep 3", "name": "first"})
     html = page(client_for, project, q="team:nlp")
-    chip = re.search(r'<a class="chip" href="([^"]+)"[^>]*title="Filter by name:lr sweep 3"', html)
-    assert query_of(chip.group(1))["q"] == ['team:nlp and name:"lr sweep 3"']
+    chip = re.search(r'<a class="chip" href="([^"]+)"[^>]*title="Filter by note:lr sweep 3"', html)
+    assert query_of(chip.group(1))["q"] == ['team:nlp and note:"lr sweep 3"']
+    # The name label is the row's title, not a chip.
+    assert "Filter by name:" not in html
     # The chip already in the filter is shown as active, not as a link.
     assert 'class="chip active"' in html
 

@@ -171,13 +171,16 @@ def _duration(seconds: float | None) -> str:
 
 
 def _decorate(rows, links: Links, terms: list[Node]) -> None:
-    """Give each row its label chips (with the link that adds the chip to the filter) and its
-    duration in words; everything comes from the ``labels`` JSON, no query per row."""
+    """Give each row its label chips (with the link that adds the chip to the filter; the
+    ``name`` label is the row's title, not a chip) and its duration in words. Everything
+    comes from the ``labels`` JSON: no query per row."""
     active = set(terms)
     for row in rows:
         row.duration_text = _duration(row.duration)
         row.chips = []
         for key, value in row.labels.items():
+            if key == "name":
+                continue  # already the row's title
             term = LabelTerm(key, value)
             url = None if term in active else links.with_terms([*terms, term])
             row.chips.append((key, value, url))
