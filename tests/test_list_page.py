@@ -99,6 +99,18 @@ def test_active_filters_have_remove_and_negate_links(client_for, project):
     assert query_of(negates[0])["q"] == ["not team:nlp and model:bert"]
 
 
+def test_flyte_filters_apply_and_show_as_a_removable_chip(client_for, project):
+    fast = make_execution(project)
+    slow = make_execution(project)
+    Execution.objects.filter(pk=fast.pk).update(duration=5)
+    Execution.objects.filter(pk=slow.pk).update(duration=500)
+    html = page(client_for, project, filters="gte(duration,100)")
+    assert row_ids(html) == [slow.pk]
+    assert "filters: gte(duration,100)" in html
+    remove = re.search(r'href="([^"]*)"[^>]*aria-label="Remove the field filters"', html)
+    assert "filters" not in query_of(remove.group(1))
+
+
 def test_the_or_form_combines_a_chip_with_another_value_of_its_key(client_for, project):
     response = client_for.get(
         list_url(project, q="team:nlp and model:bert", or_term="0", or_value="cv")

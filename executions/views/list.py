@@ -270,6 +270,7 @@ def _filter_bar(request, project, state: ListState) -> dict:
         "query": query,
         "error": state.error,
         "chips": _chips(links, state.terms) if query else [],
+        "filters_remove_url": links.url(filters=None),
         "headers": _sort_headers(links, query),
         "phases": Phase.values,
         "selected_phases": set(query.phases) if query else set(),
