@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from executions.models import Phase
 from executions.query import (
+    DEFAULT_LIMIT,
     TIME_RANGES,
     Group,
     LabelTerm,
@@ -276,6 +277,7 @@ def _filter_bar(request, project, state: ListState) -> dict:
         "selected_phases": set(query.phases) if query else set(),
         "time_ranges": list(TIME_RANGES),
         "page_sizes": PAGE_SIZES,
+        "limit": query.limit if query else DEFAULT_LIMIT,
         "domains": _domain_tabs(links),
         "namespaces": _namespace_links(request, links),
         "hidden_state": [
