@@ -39,6 +39,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -576,20 +577,34 @@ def _filter_field(name: str) -> str:
     return name
 
 
+def _parse_moment(text: str) -> datetime | None:
+    """An RFC 3339 timestamp (UTC when it names no zone); None when it is not one."""
+    try:
+        moment = parse_datetime(text)
+    except ValueError:  # well-formed but impossible, such as month 13
+        return None
+    if moment is None:
+        return None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+
+
 def _filter_value(name: str, raw: str) -> Any:
     if name in _TIME_FIELDS:
-        moment = parse_datetime(raw)
+        moment = _parse_moment(raw)
         if moment is None:
             raise QueryError(
                 f"{name} needs an RFC 3339 timestamp such as 2026-01-31T12:00:00Z; got {raw!r}.",
                 field="filters",
             )
-        return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+        return moment
     if name == "duration":
         try:
-            return float(raw.removesuffix("s"))
+            seconds = float(raw.removesuffix("s"))
         except ValueError:
-            raise QueryError(f"duration is in seconds; got {raw!r}.", field="filters") from None
+            seconds = math.nan
+        if not math.isfinite(seconds):
+            raise QueryError(f"duration is in seconds; got {raw!r}.", field="filters")
+        return seconds
     if name == "phase":
         if raw.upper() not in Phase.values:
             raise QueryError(
@@ -692,9 +707,10 @@ class Cursor:
             raise invalid
         if value is not None:
             if key in _TIME_FIELDS:
-                value = parse_datetime(value) if isinstance(value, str) else None
+                value = _parse_moment(value) if isinstance(value, str) else None
             elif key == "duration":
-                value = float(value) if isinstance(value, int | float) else None
+                finite = isinstance(value, int | float) and math.isfinite(value)
+                value = float(value) if finite else None
             elif not isinstance(value, str):
                 value = None
             if value is None:

@@ -408,6 +408,9 @@ def test_flyteadmin_documented_examples_run_unchanged(project, timed):
         ("eq(phase,DONE)", "Unknown phase 'DONE'"),
         ("gte(duration,long)", "duration is in seconds"),
         ("gte(created_at,yesterday)", "RFC 3339"),
+        ("gte(created_at,2026-13-45T00:00:00Z)", "RFC 3339"),
+        ("gte(duration,nan)", "duration is in seconds"),
+        ("gte(duration,inf)", "duration is in seconds"),
         ("eq(mode,2)", "Unknown mode '2'"),
         ("eq(phase RUNNING)", "Cannot read the filter"),
         ("eq(phase,RUNNING)+", "Cannot read the filter"),
@@ -511,6 +514,11 @@ def test_sort_defaults_to_latest_first_and_accepts_the_flyte_alias(project, sort
         ({"namespace": "-bad:x"}, "namespace"),
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "e30"}, "cursor"),
+        ({"cursor": Cursor("created_at", True, "2026-13-45T00:00:00", "x").encode()}, "cursor"),
+        (
+            {"cursor": Cursor("duration", True, "fast", "x").encode(), "sort_by.key": "duration"},
+            "cursor",
+        ),
     ],
 )
 def test_bad_parameters_are_errors_naming_the_parameter(params, field):
