@@ -649,6 +649,11 @@ def parse_filters(text: str) -> Q:
         name = _filter_field(name)
         column = FILTER_FIELDS.get(name) or _ALIAS_ONLY_FIELDS[name]
         lookup = FILTER_FUNCTIONS[function]
+        if lookup == "contains" and (name in _TIME_FIELDS or name == "duration"):
+            raise QueryError(
+                f"contains works on text fields, not on {name}; use gt, gte, lt or lte.",
+                field="filters",
+            )
         if lookup == "in":
             value: Any = [_filter_value(name, v.strip()) for v in raw.split(";") if v.strip()]
         else:

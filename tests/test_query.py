@@ -410,6 +410,8 @@ def test_flyteadmin_documented_examples_run_unchanged(project, timed):
         ("gte(created_at,yesterday)", "RFC 3339"),
         ("gte(created_at,2026-13-45T00:00:00Z)", "RFC 3339"),
         ("gte(duration,nan)", "duration is in seconds"),
+        ("contains(duration,5)", "contains works on text fields"),
+        ("contains(created_at,2026-01-01T00:00:00Z)", "contains works on text fields"),
         ("gte(duration,inf)", "duration is in seconds"),
         ("eq(mode,2)", "Unknown mode '2'"),
         ("eq(phase RUNNING)", "Cannot read the filter"),
