@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,7 +31,18 @@ CHECKS = [
 
 
 @pytest.fixture
-def world(project, editor) -> dict:
+def keep_test_connection():
+    """Django closes database connections at the end of each WSGI request; on PostgreSQL that
+    would end the test's transaction. django.test.Client avoids it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(project, editor, keep_test_connection) -> dict:
     """An editor's token on a project with a released execution and steps; generated requests
     are pointed at these objects so that they reach the views' logic, not only their 404s."""
     execution = make_execution(project, labels={"team": "nlp"}, description="# notes")
