@@ -18,6 +18,7 @@ from executions.query import (
     Node,
     Not,
     Or,
+    QueryError,
     parse_expression,
     to_text,
 )
@@ -102,3 +103,31 @@ def test_canonical_text_means_the_same_expression(expression):
     the parsed tree prints to the same text."""
     text = to_text(expression)
     assert to_text(parse_expression(text)) == text
+
+
+query_text = st.lists(
+    st.sampled_from([*'ab:@"() \\-_.,+;/é09', "and", "or", "not", "@phase", "@release"]),
+    max_size=30,
+).map("".join)
+filter_text = st.builds(
+    "{}({},{}){}".format,
+    st.sampled_from(["eq", "ne", "gt", "gte", "lt", "lte", "contains", "value_in", "xx"]),
+    st.sampled_from(["phase", "duration", "created_at", "workflow.name", "mode", "user", "x"]),
+    st.text(max_size=25),
+    st.sampled_from(["", "+eq(phase,RUNNING)", "+", ")"]),
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(q=query_text, filters=filter_text | st.text(max_size=30))
+def test_any_input_is_a_result_or_a_clear_error_never_a_crash(project, q, filters):
+    try:
+        query = ListQuery.from_params({"q": q, "filters": filters})
+    except QueryError as error:
+        assert error.status == 400 and error.message
+        return
+    list(query.filter(Execution.objects.in_project(project), project.pk)[:1])
