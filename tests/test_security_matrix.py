@@ -114,7 +114,7 @@ class World:
     release: object
     saved_view: SavedView
     users: dict
-    tokens: dict
+    clients: dict
     baseline: dict | None = None
 
     def path_values(self) -> dict:
@@ -174,37 +174,46 @@ def world() -> World:
     for name in (VIEWER, EDITOR, ADMIN):
         MembershipFactory(user=users[name], project=alpha, role=ROLE_ON_A[name])
     tokens = {name: ApiToken.issue(user=user, name="m")[1] for name, user in users.items()}
-    return World(alpha, beta, execution, beta_execution, release, saved_view, users, tokens)
+    clients = make_clients(users, tokens)
+    return World(alpha, beta, execution, beta_execution, release, saved_view, users, clients)
+
+
+def make_clients(users: dict, tokens: dict) -> dict:
+    """Per role, an API client carrying a token (as scripts do) and a browser with a session.
+    Made once, outside the savepoints that allowed calls roll back (which would take the
+    session rows with them)."""
+    clients = {}
+    for role in (ANONYMOUS, *users):
+        api, browser = APIClient(), Client()
+        if role != ANONYMOUS:
+            api.credentials(HTTP_AUTHORIZATION=f"Token {tokens[role]}")
+            browser.force_login(users[role])
+        clients[role, True], clients[role, False] = api, browser
+    return clients
 
 
 def client_for(world: World, role: str, endpoint: Endpoint):
-    """API calls carry a token (as scripts do); pages a signed-in session."""
-    if endpoint.is_api:
-        client = APIClient()
-        if role != ANONYMOUS:
-            client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[role]}")
-        return client
-    client = Client()
-    if role != ANONYMOUS:
-        client.force_login(world.users[role])
-    return client
+    return world.clients[role, endpoint.is_api]
 
 
-def call(world: World, role: str, endpoint: Endpoint, method: str):
+def call(world: World, role: str, endpoint: Endpoint, method: str, htmx: bool = False):
+    """One request; ``htmx`` sends it as htmx does, asking the page for its fragment."""
     url = endpoint.url(world.path_values())
     client = client_for(world, role, endpoint)
     if method == "GET":
-        return client.get(url, QUERY_PARAMS.get(endpoint.name, lambda d: {})(world))
+        headers = {"HX-Request": "true"} if htmx else {}
+        params = QUERY_PARAMS.get(endpoint.name, lambda d: {})(world)
+        return client.get(url, params, headers=headers)
     if endpoint.is_api:
         body = API_BODIES.get((endpoint.name, method), lambda d: {})(world)
         return client.generic(method, url, json.dumps(body), content_type="application/json")
     body = PAGE_BODIES.get((endpoint.name, method), lambda d: {})(world)
-    return client.post(url, body)
+    return client.post(url, body, headers={"HX-Request": "true"} if htmx else {})
 
 
-def call_and_roll_back(world: World, role: str, endpoint: Endpoint, method: str):
+def call_and_roll_back(world: World, role: str, endpoint: Endpoint, method: str, htmx=False):
     with transaction.atomic():
-        response = call(world, role, endpoint, method)
+        response = call(world, role, endpoint, method, htmx)
         transaction.set_rollback(True)
     return response
 
@@ -265,20 +274,25 @@ PUBLIC_READ_ROLES = [ANONYMOUS, OUTSIDER]
 
 
 def check_role(world, endpoint, method, role, required, supported, public) -> str | None:
-    """Call as ``role``; allowed calls are rolled back, so ``world.baseline`` stays current."""
+    """Call as ``role`` (pages also as htmx, which gets a fragment); allowed calls are rolled
+    back, so ``world.baseline`` stays current."""
     expected = expectation(role, required, endpoint, method, public) if supported else "405"
     refused = expected not in ("allowed", "listing")
-    if refused:
-        response = call(world, role, endpoint, method)
-    else:
-        response = call_and_roll_back(world, role, endpoint, method)
-    problems = [check_cell(response, expected, endpoint, public)]
-    if refused and database_snapshot() != world.baseline:
-        problems.append(f"refused with {response.status_code} but the data changed")
-    may_read_alpha = role in ROLE_ON_A or public
-    if not may_read_alpha and SECRET.encode() in response.content:
-        problems.append("the response contains project A's data")
-    problems = [p for p in problems if p]
+    problems = []
+    for htmx in (False,) if endpoint.is_api else (False, True):
+        kind = " (htmx)" if htmx else ""
+        if refused:
+            response = call(world, role, endpoint, method, htmx)
+        else:
+            response = call_and_roll_back(world, role, endpoint, method, htmx)
+        problem = check_cell(response, expected, endpoint, public)
+        if problem:
+            problems.append(problem + kind)
+        if refused and database_snapshot() != world.baseline:
+            problems.append(f"refused with {response.status_code} but the data changed{kind}")
+        may_read_alpha = role in ROLE_ON_A or public
+        if not may_read_alpha and SECRET.encode() in response.content:
+            problems.append(f"the response contains project A's data{kind}")
     if not problems:
         return None
     mode = " (public read)" if public else ""
@@ -316,8 +330,7 @@ def test_the_matrix_covers_the_endpoints_it_was_written_for():
 
 
 def test_lists_and_counts_never_include_another_projects_executions(world):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {world.tokens[OUTSIDER]}")
+    client = world.clients[OUTSIDER, True]
     listed = client.get("/api/v1/executions/").json()
     assert [row["id"] for row in listed["results"]] == [world.beta_execution.pk]
     assert listed["count"] == 1
@@ -326,8 +339,7 @@ def test_lists_and_counts_never_include_another_projects_executions(world):
     suggestions = client.get("/api/v1/labels/", {"project": "beta", "key": "team"})
     assert suggestions.status_code == 200
     assert SECRET not in suggestions.content.decode()
-    page = Client()
-    page.force_login(world.users[OUTSIDER])
+    page = world.clients[OUTSIDER, False]
     home = page.get("/")
     assert home.status_code == 200
     assert SECRET.encode() not in home.content
