@@ -269,3 +269,22 @@ def test_invalid_default_labels_are_refused_and_change_nothing(bob, nlp, labels)
     assert response.status_code == 400
     assert response.json()["error"]["field"] == "default_labels"
     assert nlp.default_labels_dict() == {"team": "nlp"}
+
+
+def test_a_token_issued_in_the_admin_shows_its_key_once_and_works(bob, nlp, client):
+    MembershipFactory(user=bob, project=nlp)
+    root = UserFactory(username="root", is_superuser=True, is_staff=True)
+    client.force_login(root)
+    response = client.post(
+        "/admin/projects/apitoken/add/",
+        {"user": bob.pk, "name": "from-admin", "production_namespace": "", "projects": []},
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    key = next(word for m in shown for word in m.split() if word.startswith("eb_"))
+    token = ApiToken.objects.get(name="from-admin")
+    assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert token_client(key).get("/api/v1/projects/").status_code == 200
+    listing = client.get("/admin/projects/apitoken/").content.decode()
+    assert key not in listing
