@@ -74,3 +74,18 @@ class RejectNulMiddleware:
                 return json_error(400, "invalid", message)
             return HttpResponseBadRequest(message, content_type="text/plain")
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send EXECBOARD_CSP with every HTML response: even if user text ever slipped past
+    escaping and sanitising, the browser would run no inline or foreign script."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        policy = settings.EXECBOARD_CSP
+        if policy and response.get("Content-Type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", policy)
+        return response

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.ApiBodySizeLimitMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "config.middleware.ApiNotFoundMiddleware",
     "config.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -173,6 +174,15 @@ SPECTACULAR_SETTINGS = {
 EXECBOARD_DOMAINS = envlist("EXECBOARD_DOMAINS", "development,staging,production")
 EXECBOARD_MAX_LABELS = envint("EXECBOARD_MAX_LABELS", 16)
 EXECBOARD_PUBLIC_READ = envbool("EXECBOARD_PUBLIC_READ")
+# Content-Security-Policy of every page: scripts only from this site (no inline script, no
+# eval), no plugins or frames, forms post here only. Inline styles stay allowed (htmx's
+# indicator style, step depth in the timeline); Markdown images may come from https sites.
+EXECBOARD_CSP = os.environ.get(
+    "EXECBOARD_CSP",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https:; object-src 'none'; frame-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
 # API bodies whose arrays and objects nest deeper than this are refused (400).
 EXECBOARD_MAX_JSON_DEPTH = envint("EXECBOARD_MAX_JSON_DEPTH", 64)
 # API writes per token (per user for sessions); over it: 429 with Retry-After. Empty: no limit.

@@ -139,3 +139,12 @@ def test_csv_exports_neutralise_spreadsheet_formulas(world, browser):
     for formula in FORMULAS:
         assert formula not in cells, f"{formula!r} exported as a live formula"
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")], "a cell starts a formula"
+
+
+def test_pages_forbid_inline_and_foreign_scripts(world, browser):
+    header = browser.get(world.execution.get_absolute_url())["Content-Security-Policy"]
+    policy = dict(directive.strip().split(" ", 1) for directive in header.split(";"))
+    assert policy["script-src"] == "'self'"
+    assert policy["object-src"] == "'none'"
+    assert policy["base-uri"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"

@@ -113,7 +113,7 @@ def test_no_payload_runs_in_the_list_filtered_by_a_payload(new_page, live_server
 def test_the_watcher_notices_a_dialog_and_a_request_to_another_host(new_page, live_server, db):
     page = new_page()
     watcher = Watcher(page, live_server.url)
-    visit(page, "/")
+    # A blank page, not one of ours: Execboard's Content-Security-Policy would block both.
     page.set_content('<img src="https://evil.example/x.png"><script>alert("caught")</script>')
     page.wait_for_load_state("networkidle")
     assert watcher.dialogs == ["caught"]
