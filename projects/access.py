@@ -1,12 +1,16 @@
 """Who may do what on a project: one place, used by pages, htmx partials and the API.
 
-A user with no role on a project is told it does not exist (404), so that its existence
-does not leak; a user who may read but not write is refused (403)."""
+Roles rank viewer < editor < admin; superusers are admins everywhere; inactive users have
+no role. A user with no role on a project is told it does not exist (404), so that its
+existence does not leak; a user who may read but not write is refused (403).
+``EXECBOARD_PUBLIC_READ`` lets everyone read every project and changes nothing else. An API
+token limited to some projects (``ApiToken.projects``) sees the others as missing."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404
 
 from projects.models import ROLE_RANK, ApiToken, Membership, Project, Role
@@ -53,7 +57,7 @@ def token_allows(token: ApiToken, project: Project) -> bool:
     return not scoped or project.pk in scoped
 
 
-def readable_projects(user, token: ApiToken | None = None):
+def readable_projects(user, token: ApiToken | None = None) -> QuerySet[Project]:
     """Every project the user (through this token, if any) may read, for lists and counts."""
     projects = Project.objects.visible_to(user)
     if token is not None:
@@ -63,7 +67,9 @@ def readable_projects(user, token: ApiToken | None = None):
     return projects
 
 
-def check_access(user, project: Project, role: str = Role.VIEWER, token=None) -> None:
+def check_access(
+    user, project: Project, role: str = Role.VIEWER, token: ApiToken | None = None
+) -> None:
     """Raise 404 when the user may not see the project, 403 when they may see but not act."""
     if not can_read(user, project, token):
         raise Http404("No such project.")
@@ -73,7 +79,7 @@ def check_access(user, project: Project, role: str = Role.VIEWER, token=None) ->
         raise PermissionDenied(f"This needs the {role} role on project {project.slug}.")
 
 
-def project_for(user, slug: str, role: str = Role.VIEWER, token=None) -> Project:
+def project_for(user, slug: str, role: str = Role.VIEWER, token: ApiToken | None = None) -> Project:
     project = Project.objects.filter(slug=slug).first()
     if project is None:
         raise Http404("No such project.")
