@@ -7,6 +7,7 @@ PostgreSQL (``DATABASE_URL=postgres://...``) is the database of record.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -186,7 +187,11 @@ EXECBOARD_CSP = os.environ.get(
 # API bodies whose arrays and objects nest deeper than this are refused (400).
 EXECBOARD_MAX_JSON_DEPTH = envint("EXECBOARD_MAX_JSON_DEPTH", 64)
 # API writes per token (per user for sessions); over it: 429 with Retry-After. Empty: no limit.
-EXECBOARD_WRITE_RATE = os.environ.get("EXECBOARD_WRITE_RATE", "6000/minute")
+EXECBOARD_WRITE_RATE = os.environ.get("EXECBOARD_WRITE_RATE", "6000/minute").strip()
+if EXECBOARD_WRITE_RATE and not re.fullmatch(r"\d+/[smhd][a-z]*", EXECBOARD_WRITE_RATE):
+    raise ImproperlyConfigured(
+        f"EXECBOARD_WRITE_RATE must look like '6000/minute', got {EXECBOARD_WRITE_RATE!r}."
+    )
 
 # The write throttle counts in this cache. The default cache is per process, so with several
 # gunicorn workers each counts alone; EXECBOARD_CACHE=db shares the count through the

@@ -58,3 +58,9 @@ def test_settings_refuse_to_start_without_a_secret_key_when_debug_is_off():
     result = manage("check", **env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_settings_refuse_a_malformed_write_rate():
+    result = manage("check", EXECBOARD_WRITE_RATE="lots")
+    assert result.returncode != 0
+    assert "EXECBOARD_WRITE_RATE must look like '6000/minute'" in result.stderr
