@@ -337,3 +337,51 @@ def test_signing_in_and_out_never_redirects_to_another_site(client, editor, targ
     signed_out = client.post("/accounts/logout/", {"next": target})
     assert signed_out.status_code == 302
     assert signed_out["Location"] == "/"
+
+
+# NUL characters: PostgreSQL refuses them in text and jsonb, so they must stop at validation
+
+NUL_READS = [
+    ("/api/v1/executions/", {"q": "team:a\x00b"}),
+    ("/api/v1/executions/", {"namespace": "user:a\x00"}),
+    ("/api/v1/executions/", {"filters": "eq(workflow,a\x00b)"}),
+    ("/api/v1/labels/", {"prefix": "a\x00"}),
+    ("/api/v1/labels/", {"key": "team", "prefix": "a\x00"}),
+    ("/api/v1/projects/nlp/artifacts/a\x00b/", {}),
+    ("/api/v1/executions/abc\x00def/", {}),
+    ("/p/nlp/", {"q": "team:a\x00b"}),
+    ("/p/nlp/label-suggestions/", {"prefix": "a\x00"}),
+    ("/p/nlp/export.csv", {"q": "team:a\x00b"}),
+    ("/p/nlp/e/abc\x00def/", {}),
+    ("/p/nlp/artifacts/a\x00b/", {}),
+]
+
+
+@pytest.mark.parametrize(("url", "params"), NUL_READS, ids=repr)
+def test_a_nul_character_in_a_read_is_never_a_server_error(
+    api, client, editor, execution, url, params
+):
+    client.force_login(editor)
+    if url.startswith("/api/"):
+        response = api.get(url, {"project": "nlp", **params})
+    else:
+        response = client.get(url, params)
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"workflow": "w\x00"},
+        {"description": "a\x00b"},
+        {"user_metadata": {"a": "\x00"}},
+        {"inputs": {"\x00": 1}},
+        {"labels": {"team": "a\x00"}},
+    ],
+    ids=repr,
+)
+def test_a_nul_character_in_a_write_is_a_clear_400(api, project, execution, fields):
+    before = table_counts()
+    body = {"project": project.slug, "domain": "development", "workflow": "w", **fields}
+    assert_clear_error(api.post("/api/v1/executions/", body, format="json"), 400)
+    assert table_counts() == before
