@@ -346,10 +346,13 @@ def to_text(node: Node | None) -> str:
         inner = to_text(node.item)
         return f"not ({inner})" if isinstance(node.item, And | Or) else f"not {inner}"
     if isinstance(node, And):
-        return " and ".join(
-            f"({to_text(item)})" if isinstance(item, Or) else to_text(item) for item in node.items
-        )
+        return " and ".join(and_operand_text(item) for item in node.items)
     return " or ".join(to_text(item) for item in node.items)
+
+
+def and_operand_text(node: Node) -> str:
+    """The text of a term of an AND (an OR needs parentheses there)."""
+    return f"({to_text(node)})" if isinstance(node, Or) else to_text(node)
 
 
 def conjuncts(node: Node | None) -> list[Node]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
@@ -31,6 +32,7 @@ from executions.query import (
     Not,
     Or,
     QueryError,
+    and_operand_text,
     conjunction,
     conjuncts,
     group_summary,
@@ -98,6 +100,21 @@ class Links:
 
     def with_terms(self, terms: list[Node], **changes) -> str:
         return self.url(q=to_text(conjunction(terms)), **changes)
+
+    def adding_to(self, terms: list[Node]) -> Callable[[Node], str]:
+        """``url(term)``: the list filtered by ``terms and term``. Made once per page, it
+        encodes the rest of the state once, not once per label chip."""
+        rest = self.state.copy()
+        rest.pop("q", None)
+        tail = "&" + rest.urlencode() if rest else ""
+        prefix = " and ".join(and_operand_text(term) for term in terms)
+
+        def url(term: Node) -> str:
+            text = and_operand_text(term)
+            q = f"{prefix} and {text}" if prefix else text
+            return f"{self.path}?{urlencode({'q': q})}{tail}"
+
+        return url
 
 
 @dataclass
@@ -176,6 +193,7 @@ def _decorate(rows, links: Links, terms: list[Node]) -> None:
     ``name`` label is the row's title, not a chip) and its duration in words. Everything
     comes from the ``labels`` JSON: no query per row."""
     active = set(terms)
+    adding = links.adding_to(terms)
     for row in rows:
         row.duration_text = _duration(row.duration)
         row.chips = []
@@ -183,7 +201,7 @@ def _decorate(rows, links: Links, terms: list[Node]) -> None:
             if key == "name":
                 continue  # already the row's title
             term = LabelTerm(key, value)
-            url = None if term in active else links.with_terms([*terms, term])
+            url = None if term in active else adding(term)
             row.chips.append((key, value, url))
         for child in getattr(row, "child_list", ()):
             child.duration_text = _duration(child.duration)
