@@ -66,6 +66,7 @@ from django.utils.dateparse import parse_datetime
 from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput
 from lark.exceptions import UnexpectedEOF, UnexpectedToken, VisitError
 
+from executions import releases as release_rules
 from executions.errors import ExecboardError
 from executions.labels import LabelError, validate_key
 from executions.models import (
@@ -377,11 +378,6 @@ def conjunction(terms: Iterable[Node]) -> Node | None:
 # --------------------------------------------------------------------------------------------
 
 
-def normalise_version(version: str) -> str:
-    """``1.2.3`` → ``v1.2.3`` (releases store the conventional ``v`` prefix)."""
-    return version if version.startswith("v") else f"v{version}"
-
-
 @dataclass(frozen=True)
 class ExpressionCompiler:
     """Turns an expression tree into one ``Q`` over executions.
@@ -499,7 +495,12 @@ class ExpressionCompiler:
             artifact, at, version = value.partition("@")
             releases = self._releases().filter(artifact=artifact)
             if at:
-                releases = releases.filter(version=normalise_version(version))
+                # As the registry does: 1.2.3 is v1.2.3, and build metadata is ignored.
+                try:
+                    normalised = release_rules.normalise_version(version)
+                except ExecboardError as exc:
+                    raise QueryError(f"@release:{value}: {exc.message}", field="q") from None
+                releases = releases.filter(release_rules.same_version(normalised))
             return Q(pk__in=releases.values("execution_id"))
         # @stage: the current version of each artifact in the stage is its latest stage event
         # for that stage, provided that event is an assignment.

@@ -81,22 +81,12 @@ def test_user_labels_named_release_or_stage_do_not_collide_with_qualifiers(api, 
     assert runs["lookalike"] not in ids(api, "@stage:prod")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="query.py has its own normalise_version that does not validate SemVer: "
-    "@release:nn@latest matches nothing instead of a 400",
-)
 def test_a_bad_version_in_a_release_qualifier_is_a_clear_400(api, runs):
     response = api.get("/api/v1/executions/", {"project": "nlp", "q": "@release:nn@latest"})
     assert response.status_code == 400
     assert "not a semantic version" in response.json()["error"]["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="query.py compares the version text exactly; build metadata should be ignored "
-    "(executions.releases.same_version)",
-)
 def test_a_release_qualifier_ignores_build_metadata_like_the_registry(api, runs):
     assert ids(api, "@release:model/nn@v1.0.0") == {runs["ns"]}
 
