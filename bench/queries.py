@@ -119,7 +119,7 @@ QUERIES = (
 
 @dataclass
 class Timing:
-    status: int
+    status: int  # HTTP status; 0 when the query cannot be measured at this N
     p50: float | None = None  # ms
     p95: float | None = None
     statements: int | None = None
@@ -217,13 +217,13 @@ def measure_query(
         try:
             params["cursor"] = _cursor_of_page(api_client, params, Q8_PAGE, headers)
         except LookupError as exc:
-            return Timing(status=404, error=str(exc)), None
+            return Timing(status=0, error=str(exc)), None
         try:
             page_params["cursor"] = _cursor_of_page(
                 api_client, {"project": PROJECT, **query.params}, Q8_PAGE, headers
             )
         except LookupError as exc:
-            page_error = Timing(status=404, error=str(exc))
+            page_error = Timing(status=0, error=str(exc))
     api = _timed(api_client, API, params, calls, **headers)
     page = page_error or _timed(page_client, PAGE, page_params, calls)
     return api, page

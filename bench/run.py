@@ -37,7 +37,7 @@ SERVER_ENV = {
     "EXECBOARD_WRITE_RATE": "",
     "DJANGO_SETTINGS_MODULE": "config.settings",
 }
-TARGETS = {"page_p95": 60, "page_statements": 8, "I1": 2000, "I2": 100, "bytes": 7500}
+TARGETS = {"I1": 2000, "I2": 100, "bytes": 7500}  # the API and page targets are per query
 
 
 def ensure_database(url: str) -> None:
