@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
+from psycopg import sql
 
 from executions import labels as label_rules
 from executions.errors import Conflict, ExecboardError, NotFound
@@ -217,10 +218,32 @@ def _label_rows(execution: Execution, labels: Mapping[str, str]) -> list[Label]:
 def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
     executions = [spec.execution for spec in specs]
     Execution.objects.bulk_create(executions)
-    Label.objects.bulk_create(
-        [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
-    )
+    if connection.vendor == "postgresql" and len(specs) > 1:
+        _copy_label_rows(specs)
+    else:
+        Label.objects.bulk_create(
+            [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
+        )
     return executions
+
+
+def _copy_label_rows(specs: Sequence[ExecutionSpec]) -> None:
+    """Write the label rows of many executions with one ``COPY``: for a bulk request of
+    1,000 x 21 labels, building 21,000 ``Label`` instances and binding an ``INSERT … UNNEST``
+    took four times as long as the database's own work (BENCHMARKS.md, I1)."""
+    table = Label._meta.db_table
+    columns = ("execution_id", "key", "value", "project_id", "created_at")
+    with connection.cursor() as cursor:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with cursor.cursor.copy(statement) as copy:
+            for spec in specs:
+                execution = spec.execution
+                for key, value in spec.labels.items():
+                    copy.write_row(
+                        (execution.id, key, value, execution.project_id, execution.created_at)
+                    )
 
 
 @transaction.atomic
