@@ -120,7 +120,10 @@ def database_sizes() -> dict:
     }
 
 
-def measure_queries(token: str, user, calls: int) -> tuple[list[dict], list[str]]:
+def measure_queries(
+    token: str, user, calls: int, only: frozenset[str] | None = None
+) -> tuple[list[dict], list[str]]:
+    """Measure Q1-Q9, or only the query ids in ``only``."""
     from django.test import Client
 
     from bench.queries import QUERIES, explain, measure_query
@@ -130,6 +133,8 @@ def measure_queries(token: str, user, calls: int) -> tuple[list[dict], list[str]
     page_client.force_login(user)
     rows, plans = [], []
     for query in QUERIES:
+        if only is not None and query.id not in only:
+            continue
         api, page = measure_query(query, Client(), page_client, calls, headers)
         rows.append(
             {
@@ -258,8 +263,17 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(n: int, seed: int, *, calls: int = 30, ingest: bool = True, reload: bool = False) -> dict:
-    """Load (when needed) and measure; returns the results that ``markdown`` formats."""
+def run(
+    n: int,
+    seed: int,
+    *,
+    calls: int = 30,
+    ingest: bool = True,
+    reload: bool = False,
+    only: frozenset[str] | None = None,
+) -> dict:
+    """Load (when needed) and measure (every query, or the ids in ``only``); returns the
+    results that ``markdown`` formats."""
     from bench.generate import load, loaded_marker, marker
 
     load_note = "already loaded"
@@ -272,7 +286,7 @@ def run(n: int, seed: int, *, calls: int = 30, ingest: bool = True, reload: bool
         )
     user, token = bench_user()
     print("Measuring queries…", flush=True)
-    queries, plans = measure_queries(token, user, calls)
+    queries, plans = measure_queries(token, user, calls, only)
     results = {
         "n": n,
         "seed": seed,
@@ -329,6 +343,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=30, help="timed calls per query (≥ 20)")
     parser.add_argument("--reload", action="store_true", help="load even if already loaded")
     parser.add_argument("--no-ingest", action="store_true", help="skip I1 and I2")
+    parser.add_argument(
+        "--queries",
+        default=None,
+        help="measure only these query ids, comma-separated (Q1,Q6); empty for none",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -350,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
         calls=args.calls,
         ingest=not args.no_ingest,
         reload=args.reload,
+        only=None
+        if args.queries is None
+        else frozenset(q.strip().upper() for q in args.queries.split(",") if q.strip()),
     )
     stem = write_results(results)
     print()

@@ -1085,31 +1085,27 @@ def top_level(filtered: QuerySet) -> QuerySet:
 
 
 def list_rows(queryset: QuerySet) -> QuerySet:
-    """Rows as the page shows them: with their latest release (``artifact@version``) and
-    whether they have sub-executions, as per-row subqueries of the page's query rather
-    than one more query per row."""
+    """Rows as the page shows them: with their latest release (``artifact@version``), as a
+    per-row subquery of the page's query rather than one more query per row."""
     latest_release = (
         Release.objects.filter(execution=OuterRef("pk"))
         .order_by("-created_at", "-id")
         .annotate(badge=Concat("artifact", Value("@"), "version"))
         .values("badge")[:1]
     )
-    has_children = Execution.objects.filter(parent=OuterRef("pk"))
-    return queryset.annotate(
-        release_badge=Subquery(latest_release), has_children=Exists(has_children)
-    )
+    return queryset.annotate(release_badge=Subquery(latest_release))
 
 
 def with_children(rows: list[Execution]) -> None:
-    """Attach ``child_list`` (sub-executions, oldest first) to each row, in one query for
-    the rows that have any (see ``list_rows``)."""
+    """Attach ``child_list`` (sub-executions, oldest first) to each row: one query for any
+    non-empty page, whether or not a row has children (a probe of the ``parent_id`` index
+    per row), so that the page's statement count does not depend on the data."""
     parents = {row.pk: row for row in rows}
     for row in rows:
         row.child_list = []
-    wanted = [row.pk for row in rows if getattr(row, "has_children", False)]
-    if not wanted:
+    if not rows:
         return
-    for child in Execution.objects.filter(parent_id__in=wanted).order_by("created_at", "id"):
+    for child in Execution.objects.filter(parent_id__in=list(parents)).order_by("created_at", "id"):
         parents[child.parent_id].child_list.append(child)
 
 
