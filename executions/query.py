@@ -1040,6 +1040,76 @@ def group_summary(filtered: QuerySet, keys: tuple[str, ...]) -> list[Group]:
     return groups
 
 
+def page_groups(
+    query: ListQuery, top: QuerySet, project_id: int, shown: int
+) -> tuple[list[Group], int]:
+    """The page's groups of top-level executions (``top_level``), largest first, and how
+    many executions they hold; the phase summaries are filled in for the first ``shown``.
+
+    With one key and nothing else narrowing the project, nothing scans the executions: the
+    counts come from the label index (``label_project_kv_time``, index-only), corrected
+    for the sub-executions that nest under a parent of the project (``parent_id`` index),
+    and the total from ``execution_project_time`` (index-only); only the shown groups'
+    executions are read, through the label index, for their phases. Otherwise (a filter,
+    two keys) ``group_summary`` reads the matching executions."""
+    if len(query.group_by) > 1 or query.has_conditions:
+        groups = group_summary(top, query.group_by)
+        return groups, sum(group.count for group in groups)
+    key = query.group_by[0]
+    labelled = Label.objects.filter(project_id=project_id, key=key)
+    counts = dict(labelled.values_list("value").annotate(n=Count("*")).order_by())
+    nested = (
+        # parent_id IS NOT NULL spelled out: the planner then starts from the (usually few)
+        # sub-executions in the parent_id index rather than probing it for every execution.
+        Execution.objects.filter(
+            project_id=project_id, parent__isnull=False, parent__project_id=project_id
+        )
+        .annotate(value=KeyTextTransform(key, "labels"))
+        .values_list("value")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    nested_total = 0
+    for value, n in nested:
+        nested_total += n
+        if value is not None:
+            counts[value] = counts.get(value, 0) - n
+    total = Execution.objects.filter(project_id=project_id).count() - nested_total
+    ungrouped = total - sum(counts.values())
+    groups = [Group((value,), n) for value, n in counts.items() if n > 0]
+    if ungrouped > 0:
+        groups.append(Group((None,), ungrouped))
+    groups = _sorted_groups(groups)
+    _fill_phases(groups[:shown], top, labelled, key)
+    return groups, total
+
+
+def _fill_phases(groups: list[Group], top: QuerySet, labelled: QuerySet, key: str) -> None:
+    """Phase counts of these groups' top-level executions, found through the label index
+    (one query, and one more for the executions without the key when that group is
+    shown)."""
+    values = [group.value for group in groups if group.value is not None]
+    by_value = {group.value: group for group in groups}
+    if values:
+        rows = (
+            top.filter(pk__in=labelled.filter(value__in=values).values("execution_id"))
+            .annotate(value=KeyTextTransform(key, "labels"))
+            .values_list("value", "phase")
+            .annotate(n=Count("*"))
+            .order_by()
+        )
+        for value, phase, n in rows:
+            by_value[value].phases[phase] = n
+    if None in by_value:
+        rows = (
+            top.exclude(pk__in=labelled.values("execution_id"))
+            .values_list("phase")
+            .annotate(n=Count("*"))
+            .order_by()
+        )
+        by_value[None].phases = dict(rows)
+
+
 def api_groups(
     query: ListQuery, filtered: QuerySet, project_id: int | None, total: int | None
 ) -> list[dict[str, Any]]:

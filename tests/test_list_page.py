@@ -246,6 +246,43 @@ def test_grouping_by_experiment_then_group_shows_counts_and_phase_summaries(clie
     assert "5 executions in 3 groups" in html
 
 
+def test_grouping_one_key_counts_top_level_executions_with_their_phases(client_for, project):
+    e1 = make_execution(project, labels={"experiment": "e1"})
+    Execution.objects.filter(pk=e1.pk).update(phase=Phase.FAILED)
+    make_execution(project, labels={"experiment": "e1"})
+    # Nested under e1 (same project): a sub-execution, not a row of its own group.
+    make_execution(project, labels={"experiment": "e2"}, parent=e1.pk)
+    make_execution(project, parent=e1.pk)
+    make_execution(project, labels={"experiment": "e2"})
+    make_execution(project, labels={"experiment": "e3"})
+    make_execution(project)
+    # Another project's executions count in neither group.
+    make_execution(ProjectFactory(), labels={"experiment": "e1"})
+    html = page(client_for, project, group_by="experiment")
+    heads = re.findall(
+        r'<span class="group-name">(.*?)</span>\s*<span class="group-count"[^>]*>(\d+)</span>', html
+    )
+    assert heads == [("e1", "2"), ("e2", "1"), ("e3", "1"), ("<em>ungrouped</em>", "1")]
+    assert "5 executions in 4 groups" in html
+    assert "1 failed" in html
+
+
+def test_grouping_one_key_reads_the_phases_of_the_shown_groups_only(
+    client_for, project, monkeypatch
+):
+    monkeypatch.setattr("executions.views.list.MAX_GROUPS_SHOWN", 2)
+    for i, experiment in enumerate(["big", "big", "big", "mid", "mid", "small"]):
+        execution = make_execution(project, labels={"experiment": experiment})
+        if i == 5:
+            Execution.objects.filter(pk=execution.pk).update(phase=Phase.FAILED)
+    html = page(client_for, project, group_by="experiment")
+    heads = re.findall(r'<span class="group-name">(.*?)</span>', html)
+    assert heads == ["big", "mid"]
+    assert "6 executions in 2 groups" in html
+    assert "and 1 smaller group not shown" in html
+    assert "failed" not in html.split('class="groups"')[1]
+
+
 def test_a_group_loads_its_rows_as_a_fragment(client_for, project):
     e1 = make_execution(project, labels={"experiment": "e1"})
     make_execution(project, labels={"experiment": "e2"})
@@ -288,6 +325,7 @@ def make_many(project, n: int) -> None:
     [
         {"q": "team:nlp and not k1:x"},
         {"q": "team:nlp", "group_by": "experiment,group"},
+        {"group_by": "experiment"},
         {"sort_by.key": "duration", "limit": "5"},
     ],
 )

@@ -35,10 +35,10 @@ from executions.query import (
     and_operand_text,
     conjunction,
     conjuncts,
-    group_summary,
     label_keys,
     label_values,
     list_rows,
+    page_groups,
     parse_expression,
     to_text,
     top_level,
@@ -315,13 +315,13 @@ def _results(request, project, state: ListState, fragment: str) -> dict:
         return {}
     top = top_level(query.filter(project.executions.all(), project.pk))
     if query.group_by and fragment != "#rows":
-        groups = group_summary(top, query.group_by)
+        groups, total = page_groups(query, top, project.pk, MAX_GROUPS_SHOWN)
         shown = groups[:MAX_GROUPS_SHOWN]
         _decorate_groups(shown, links, state.terms, query.group_by)
         return {
             "groups": shown,
             "hidden_groups": len(groups) - len(shown),
-            "total": sum(group.count for group in groups),
+            "total": total,
             "total_is_estimate": False,
         }
     rows, next_cursor = query.page(list_rows(top))
