@@ -52,8 +52,11 @@ def can_edit(user, project: Project, token: ApiToken | None = None) -> bool:
 
 
 def token_allows(token: ApiToken, project: Project) -> bool:
-    """A token limited to some projects works for those only."""
-    scoped = [p.pk for p in token.projects.all()]
+    """A token limited to some projects works for those only. The token's projects are
+    read once per request (the token is fetched per request), not once per check."""
+    scoped = getattr(token, "_scoped_project_ids", None)
+    if scoped is None:
+        scoped = token._scoped_project_ids = frozenset(token.projects.values_list("pk", flat=True))
     return not scoped or project.pk in scoped
 
 
