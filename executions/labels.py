@@ -70,6 +70,8 @@ def validate_value(key: str, value: str) -> str:
             f"Label {key!r}: the value is {len(value)} characters long, "
             f"at most {MAX_VALUE_LENGTH} are allowed."
         )
+    if value.isascii() and value.isprintable():
+        return value  # the common case: no ASCII character outside Cc is unprintable
     for char in value:
         if (
             unicodedata.category(char) in UNPRINTABLE_CATEGORIES
