@@ -946,12 +946,31 @@ class ListQuery:
         return rows, self.cursor_after(rows[-1])
 
     def total(
-        self, filtered: QuerySet, rows: list[Execution], next_cursor: Cursor | None
+        self,
+        filtered: QuerySet,
+        rows: list[Execution],
+        next_cursor: Cursor | None,
+        project_id: int | None = None,
     ) -> tuple[int, bool]:
         """``(count, is_estimate)`` of the whole list; a first page that is also the last
-        one is its own count (no query)."""
+        one is its own count (no query).
+
+        ``project_id``, when ``filtered`` is exactly that project's executions plus the
+        query: a list filtered by one label and nothing else is then counted on the label
+        index (``label_project_kv_time``, index-only: one row per execution and key) rather
+        than by joining its rows to the executions."""
         if self.cursor is None and next_cursor is None:
             return len(rows), False
+        label = self.expression
+        if (
+            project_id is not None
+            and isinstance(label, LabelTerm)
+            and label.value is not None
+            and not (self.filters or self.domain or self.phases or self.since or self.namespace)
+        ):
+            return count(
+                Label.objects.filter(project_id=project_id, key=label.key, value=label.value)
+            )
         return count(filtered)
 
     def cursor_after(self, row: Execution) -> Cursor:

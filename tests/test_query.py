@@ -559,6 +559,24 @@ def test_count_is_exact_below_the_limit(project, runs):
     assert EXACT_COUNT_LIMIT == 10_000
 
 
+def test_a_one_label_list_of_a_project_is_counted_on_its_label_rows(project):
+    for team in ["nlp", "nlp", "nlp", "cv"]:
+        make_execution(project, labels={"team": team})
+    make_execution(ProjectFactory(), labels={"team": "nlp"})
+    query = ListQuery.from_params({"q": "team:nlp", "limit": "2"})
+    filtered = query.filter(Execution.objects.in_project(project), project.pk)
+    rows, next_cursor = query.page(filtered)
+    with CaptureQueriesContext(connection) as ctx:
+        assert query.total(filtered, rows, next_cursor, project.pk) == (3, False)
+    assert "executions_execution" not in ctx.captured_queries[-1]["sql"]
+    # Anything else narrowing the list counts the executions themselves.
+    narrowed = ListQuery.from_params({"q": "team:nlp", "phase": "UNDEFINED,FAILED", "limit": "2"})
+    filtered = narrowed.filter(Execution.objects.in_project(project), project.pk)
+    with CaptureQueriesContext(connection) as ctx:
+        assert narrowed.total(filtered, rows, next_cursor, project.pk) == (3, False)
+    assert "executions_execution" in ctx.captured_queries[-1]["sql"]
+
+
 def test_count_beyond_the_limit_is_the_planner_estimate_on_postgresql(project, runs, monkeypatch):
     monkeypatch.setattr(query_module, "EXACT_COUNT_LIMIT", 2)
     executions = Execution.objects.in_project(project)
