@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,33 +217,53 @@ def _label_rows(execution: Execution, labels: Mapping[str, str]) -> list[Label]:
 
 def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
     executions = [spec.execution for spec in specs]
-    Execution.objects.bulk_create(executions)
     if connection.vendor == "postgresql" and len(specs) > 1:
-        _copy_label_rows(specs)
+        _copy_executions(executions)
+        _copy(
+            Label,
+            ("execution_id", "key", "value", "project_id", "created_at"),
+            (
+                (execution.id, key, value, execution.project_id, execution.created_at)
+                for execution, spec in zip(executions, specs, strict=True)
+                for key, value in spec.labels.items()
+            ),
+        )
     else:
+        Execution.objects.bulk_create(executions)
         Label.objects.bulk_create(
             [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
         )
     return executions
 
 
-def _copy_label_rows(specs: Sequence[ExecutionSpec]) -> None:
-    """Write the label rows of many executions with one ``COPY``: for a bulk request of
-    1,000 x 21 labels, building 21,000 ``Label`` instances and binding an ``INSERT … UNNEST``
-    took four times as long as the database's own work (BENCHMARKS.md, I1)."""
-    table = Label._meta.db_table
-    columns = ("execution_id", "key", "value", "project_id", "created_at")
-    with connection.cursor() as cursor:
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
-        )
-        with cursor.cursor.copy(statement) as copy:
-            for spec in specs:
-                execution = spec.execution
-                for key, value in spec.labels.items():
-                    copy.write_row(
-                        (execution.id, key, value, execution.project_id, execution.created_at)
-                    )
+def _copy_executions(executions: Sequence[Execution]) -> None:
+    """``bulk_create`` by ``COPY``: every concrete field prepared as ``bulk_create`` would
+    (``pre_save``, then the database value), and the instances marked as saved."""
+    fields = Execution._meta.concrete_fields
+    _copy(
+        Execution,
+        tuple(f.column for f in fields),
+        (
+            tuple(f.get_db_prep_save(f.pre_save(execution, True), connection) for f in fields)
+            for execution in executions
+        ),
+    )
+    for execution in executions:
+        execution._state.adding = False
+        execution._state.db = connection.alias
+
+
+def _copy(model, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+    """Write many rows with one ``COPY`` (PostgreSQL): for a bulk request of 1,000
+    executions with 21 labels each, building the instances and binding an ``INSERT …
+    UNNEST`` (arrays escaped client-side) took four times as long as the database's own
+    work (BENCHMARKS.md, I1). Inside the caller's transaction: all or nothing still."""
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 @transaction.atomic

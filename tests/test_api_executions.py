@@ -290,6 +290,25 @@ def test_bulk_create_returns_the_executions_in_order(api, project):
     assert Label.objects.count() == 10
 
 
+def test_bulk_created_executions_read_back_as_they_were_returned(api, project):
+    items = [
+        body(
+            labels={"team": "nlp" if i % 2 else "cv", "tag": None},
+            inputs={"lr": i / 10, "layers": [1, 2]},
+            user_metadata={"note": f"run {i}"},
+            description=f"# Run {i}",
+        )
+        for i in range(3)
+    ]
+    response = api.post("/api/v1/executions/bulk/", {"executions": items}, format="json")
+    assert response.status_code == 201
+    for created in response.json()["executions"]:
+        detail = api.get(f"/api/v1/executions/{created['id']}/")
+        assert detail.json() == created
+    listed = api.get("/api/v1/executions/", {"project": "nlp", "q": "team:nlp and tag"})
+    assert [e["inputs"]["lr"] for e in listed.json()["results"]] == [0.1]
+
+
 def test_bulk_create_is_all_or_nothing_and_names_the_failing_index(api, project):
     items = [body(), body(), body(labels={"user": "x"}), body()]
     response = api.post("/api/v1/executions/bulk/", {"executions": items}, format="json")
