@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from executions import query as query_module
+from executions import services
 from executions.models import Execution, Phase, Release, StageEvent
 from executions.query import (
     EXACT_COUNT_LIMIT,
@@ -277,10 +278,73 @@ def test_a_single_label_joins_its_project_scoped_label_rows(project, runs):
     assert '"executions_label"."project_id" = ' in sql
 
 
-def test_an_or_of_labels_is_a_union_of_label_scans(project, runs):
+@pytest.fixture
+def analysed_project(project):
+    """500 executions: 250 with ``team:common``, 1 with ``team:rare``, 10 with ``release``,
+    the statistics gathered so that the planner's estimates are real."""
+    labels = [{"team": "common" if i % 2 else "other"} for i in range(500)]
+    labels[0]["team"] = "rare"
+    for i in range(0, 500, 50):
+        labels[i]["release"] = f"v{i}"
+    services.executions_create_bulk(
+        items=[
+            {"project": project.slug, "domain": "development", "workflow": "wf", "labels": x}
+            for x in labels
+        ],
+        resolve_project=lambda slug: project,
+        launched_by="anne",
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE executions_execution, executions_label")
+    return project
+
+
+def last_list_sql(project, params) -> tuple[set[str], str]:
     with CaptureQueriesContext(connection) as ctx:
-        matching(project, {"q": "team:nlp or model:bert"})
-    assert "UNION" in ctx.captured_queries[-1]["sql"]
+        found = matching(project, params)
+    return found, ctx.captured_queries[-1]["sql"]
+
+
+def test_an_or_of_rare_labels_is_a_union_of_label_scans(analysed_project):
+    found, sql = last_list_sql(analysed_project, {"q": "team:rare or model:x"})
+    assert len(found) == 1
+    assert "UNION" in sql
+    assert "->>" not in sql
+
+
+@pytest.mark.parametrize(
+    ("q", "sort", "expected"),
+    [
+        ("team:common or team:rare", "created_at", 251),
+        ("release", "created_at", 10),
+        ("team:common", "duration", 250),
+    ],
+)
+def test_common_label_terms_are_tested_in_the_row_on_postgresql(
+    analysed_project, q, sort, expected
+):
+    """One execution in 100 matching or more: walking the sort order and testing the row's
+    ``labels`` beats probing the label rows (ListQuery.filter); SQLite keeps the label rows."""
+    found, sql = last_list_sql(analysed_project, {"q": q, "sort_by.key": sort})
+    assert len(found) == expected
+    if connection.vendor == "postgresql":
+        assert "executions_label" not in sql
+        assert "->" in sql
+    else:
+        assert "executions_label" in sql
+
+
+def test_a_walked_list_is_counted_on_the_label_rows(api, analysed_project):
+    """The walked form of ``team:common`` is what lists; the count is exact (fewer than
+    10,000) and comes from the label rows' form, as for any other list."""
+    body = api.get(
+        "/api/v1/executions/",
+        {"project": analysed_project.slug, "q": "team:common or release", "limit": 10},
+    ).json()
+    assert body["count"] == 260
+    assert body["count_is_estimate"] is False
+    assert len(body["results"]) == 10
 
 
 def test_release_and_stage_attributes(project, runs):

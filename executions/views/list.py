@@ -43,7 +43,6 @@ from executions.query import (
     page_groups,
     parse_expression,
     to_text,
-    top_level,
     with_children,
 )
 from projects.access import can_edit, project_for
@@ -337,7 +336,7 @@ def _results(request, project, state: ListState, fragment: str) -> dict:
     query, links = state.query, state.links
     if query is None:
         return {}
-    top = top_level(query.filter(project.executions.all(), project.pk))
+    top = query.filter(project.executions.all(), project.pk, top_level_only=True)
     if query.group_by and fragment != "#rows":
         groups, total = page_groups(query, top, project.pk, MAX_GROUPS_SHOWN)
         shown = groups[:MAX_GROUPS_SHOWN]
