@@ -438,56 +438,41 @@ class ExpressionCompiler:
         return condition
 
     def _or(self, items: tuple[Node, ...]) -> Q:
-        """Label terms → one ``IN (… UNION …)`` of label index scans (values of the same key
-        share one scan with ``value IN (…)``); anything else is ORed alongside."""
-        values_by_key: dict[str, list[str] | None] = {}
-        others: list[Node] = []
+        """Label terms → one ``IN (… UNION …)`` of label index scans (``label_scan``);
+        anything else is ORed alongside."""
+        terms = [item for item in items if isinstance(item, LabelTerm)]
+        condition = Q(pk__in=self.label_scan(terms)) if terms else Q()
         for item in items:
-            if isinstance(item, LabelTerm):
-                known = values_by_key.setdefault(item.key, [])
-                if item.value is None or known is None:
-                    values_by_key[item.key] = None  # key exists: covers every value
-                else:
-                    known.append(item.value)
-            else:
-                others.append(item)
-        condition = Q()
-        if values_by_key:
-            scans = []
-            for key, values in values_by_key.items():
-                rows = self._label_rows(key, None)
-                if values is not None:
-                    rows = (
-                        rows.filter(value__in=values)
-                        if len(values) > 1
-                        else rows.filter(value=values[0])
-                    )
-                scans.append(rows.values("execution_id"))
-            union = scans[0].union(*scans[1:]) if len(scans) > 1 else scans[0]
-            condition |= Q(pk__in=union)
-        for item in others:
-            condition |= self.compile(item)
+            if not isinstance(item, LabelTerm):
+                condition |= self.compile(item)
         return condition
 
-    def in_row(self, node: LabelTerm | Or) -> Q:
-        """A label term, or an OR of label terms, tested on the execution row's ``labels``
-        copy (``labels ->> 'team' IN (…)``, ``(labels -> 'release') IS NOT NULL``) rather than
+    def label_scan(self, terms: Iterable[LabelTerm]) -> QuerySet:
+        """The ids of the executions with any of these labels: a ``UNION`` of label index
+        scans, one per key (values of the same key share one scan with ``value IN (…)``)."""
+        scans = []
+        for key, values in _values_by_key(terms).items():
+            rows = self._label_rows(key, None)
+            if values is not None:
+                rows = (
+                    rows.filter(value__in=values)
+                    if len(values) > 1
+                    else rows.filter(value=values[0])
+                )
+            scans.append(rows.values("execution_id"))
+        return scans[0].union(*scans[1:]) if len(scans) > 1 else scans[0]
+
+    def in_row(self, terms: Iterable[LabelTerm]) -> Q:
+        """Any of these label terms, tested on the execution row's ``labels`` copy
+        (``labels ->> 'team' IN (…)``, ``(labels -> 'release') IS NOT NULL``) rather than
         through the label rows: see ``ListQuery.filter`` for when that wins.
 
         PostgreSQL has no statistics for these expressions and takes them as common (0.5 %
         for an equality, 99.5 % for a key), so with a ``LIMIT`` it walks the sort order's
         index and tests each row it reads, where the label rows' form would probe the label
         primary key once per row. A missing key is NULL, not a match, in both forms."""
-        items = node.items if isinstance(node, Or) else (node,)
-        values_by_key: dict[str, list[str] | None] = {}
-        for item in items:
-            known = values_by_key.setdefault(item.key, [])
-            if item.value is None or known is None:
-                values_by_key[item.key] = None
-            else:
-                known.append(item.value)
         condition = Q()
-        for key, values in values_by_key.items():
+        for key, values in _values_by_key(terms).items():
             if values is None:
                 condition |= Q(_KeyPresent(KeyTransform(key, "labels")))
             else:
@@ -547,6 +532,18 @@ class ExpressionCompiler:
         if self.project_id is not None:
             current = current.filter(release__project_id=self.project_id)
         return Q(pk__in=current.values("release__execution_id"))
+
+
+def _values_by_key(terms: Iterable[LabelTerm]) -> dict[str, list[str] | None]:
+    """The values ORed per key; None where the key alone is asked for (any value)."""
+    values_by_key: dict[str, list[str] | None] = {}
+    for term in terms:
+        known = values_by_key.setdefault(term.key, [])
+        if term.value is None or known is None:
+            values_by_key[term.key] = None
+        else:
+            known.append(term.value)
+    return values_by_key
 
 
 class _KeyPresent(Func):
@@ -925,12 +922,12 @@ class ListQuery:
         subqueries use the per-project label index. ``top_level_only`` keeps only the
         executions whose parent is not itself a match (``top_level``: the page's rows).
 
-        On PostgreSQL, label terms that match at least one execution in ``WALK_SHARE`` of
-        the scope by the planner's estimate (which the label statistics make good:
-        ``team:a or team:b``, a key such as ``release`` on 2 %, ``model:m`` sorted by
-        duration) are tested in the row (``ExpressionCompiler.in_row``) as the sort order's
-        index is walked: a page of 50 then reads at most about 5,000 rows, and each row is
-        read anyway. Through the label rows PostgreSQL would probe the label primary key for
+        On PostgreSQL, label terms that match at least one row in 100 (``WALK_SHARE``) of
+        the index the sort order walks, by the planner's estimates (which the label
+        statistics make good: ``team:a or team:b``, a key such as ``release`` on 2 %,
+        ``model:m`` sorted by duration) are tested in the row (``ExpressionCompiler.in_row``)
+        as that index is walked: a page of 50 then reads about 5,000 rows at most, and each
+        row is read anyway. Through the label rows PostgreSQL would probe the label primary key for
         every row walked (a random read each: 14-55 ms at 1M) or join and sort every match.
         Rarer terms keep the label rows (bitmap or join, then sort): walking would read too
         many rows. The label rows' form stays the one that is counted (``total``)."""
@@ -961,19 +958,64 @@ class ListQuery:
         elif compiler.use_containment and self.sort_key in _WALKED_SORT_KEYS:
             walkable = _walkable_terms(expression)
             if walkable:
-                indexed = finish(queryset.filter(compiler.compile(expression)))
-                matches, in_scope = _planner_rows(indexed, scope)
-                self._estimate["rows"] = matches
-                if matches >= in_scope * WALK_SHARE:
-                    self._estimate["counted"] = indexed
-                    for term in walkable:
-                        queryset = queryset.filter(compiler.in_row(term))
-                    expression = conjunction(
-                        term for term in conjuncts(expression) if term not in walkable
+                rest = conjunction(term for term in conjuncts(expression) if term not in walkable)
+                others = queryset if rest is None else queryset.filter(compiler.compile(rest))
+                # The index walked: the scope's in time order, every execution's by duration.
+                walked = scope if self.sort_key == "created_at" else Execution.objects.all()
+                in_scope, passing, walked_rows, *labelled = _planner_rows(
+                    scope,
+                    others.filter(self._filter_q),
+                    walked,
+                    *(compiler.label_scan(_label_terms(term)) for term in walkable),
+                )
+                # Label terms taken as independent of the rest: the planner's estimate of
+                # the join itself ignores that label rows carry the execution's project.
+                matches = float(passing)
+                for rows in labelled:
+                    matches *= min(rows, in_scope) / max(in_scope, 1)
+                self._estimate["rows"] = round(matches)
+                if matches >= walked_rows * WALK_SHARE:
+                    self._estimate["counted"] = finish(
+                        queryset.filter(compiler.compile(expression))
                     )
+                    for term in walkable:
+                        queryset = queryset.filter(compiler.in_row(_label_terms(term)))
+                    expression = rest
         if expression is not None:
             queryset = queryset.filter(compiler.compile(expression))
+        self._counted(compiler, project_id, queryset.filter(self._filter_q), top_level_only)
         return finish(queryset)
+
+    def _counted(
+        self,
+        compiler: ExpressionCompiler,
+        project_id: int | None,
+        matches: QuerySet,
+        top_level_only: bool,
+    ) -> None:
+        """Within a project, a list filtered by label terms alone (``team:a``,
+        ``team:a or team:b``, ``release``) is counted on the label rows (index-only: one row
+        per execution and key) rather than by joining them to the executions; the page's
+        count leaves out the sub-executions that nest under a matching parent (``EXCEPT``
+        those, found through the ``parent_id`` index). Otherwise the walked list is counted
+        in its label rows' form (set by ``filter``), or the list itself."""
+        terms = conjuncts(self.expression)
+        if (
+            project_id is None
+            or len(terms) != 1
+            or _walkable_terms(self.expression) != terms
+            or self.filters
+            or self.domain
+            or self.phases
+            or self.since
+            or self.namespace
+        ):
+            return
+        scan = compiler.label_scan(_label_terms(terms[0]))
+        if top_level_only:
+            nested = matches.filter(parent__isnull=False, parent__in=matches.values("pk"))
+            scan = scan.difference(nested.order_by().values("pk"))
+        self._estimate["counted"] = scan
 
     def _driving_label(self) -> LabelTerm | None:
         """The label equality that leads a list in time order, when there is exactly one at
@@ -1022,34 +1064,14 @@ class ListQuery:
         return rows, self.cursor_after(rows[-1])
 
     def total(
-        self,
-        filtered: QuerySet,
-        rows: list[Execution],
-        next_cursor: Cursor | None,
-        project_id: int | None = None,
+        self, filtered: QuerySet, rows: list[Execution], next_cursor: Cursor | None
     ) -> tuple[int, bool]:
-        """``(count, is_estimate)`` of the whole list; a first page that is also the last
-        one is its own count (no query).
-
-        ``project_id``, when ``filtered`` is exactly that project's executions plus the
-        query: a list filtered by one label and nothing else is then counted on the label
-        index (``label_project_kv_time``, index-only: one row per execution and key) rather
-        than by joining its rows to the executions."""
+        """``(count, is_estimate)`` of the list ``filter`` returned; a first page that is
+        also the last one is its own count (no query). What is counted is what ``filter``
+        chose (``_counted``), with the estimate it already has."""
         if self.cursor is None and next_cursor is None:
             return len(rows), False
-        if "counted" in self._estimate:
-            return count(self._estimate["counted"], self._estimate["rows"])
-        label = self.expression
-        if (
-            project_id is not None
-            and isinstance(label, LabelTerm)
-            and label.value is not None
-            and not (self.filters or self.domain or self.phases or self.since or self.namespace)
-        ):
-            return count(
-                Label.objects.filter(project_id=project_id, key=label.key, value=label.value)
-            )
-        return count(filtered, self._estimate.get("rows"))
+        return count(self._estimate.get("counted", filtered), self._estimate.get("rows"))
 
     def cursor_after(self, row: Execution) -> Cursor:
         value = row.display_name if self.sort_key == "name" else getattr(row, self.sort_key)
@@ -1061,6 +1083,11 @@ class ListQuery:
 _WALKED_SORT_KEYS = frozenset({"created_at", "duration"})
 # Walk when one execution in 100 of the scope matches or more (see ListQuery.filter).
 WALK_SHARE = 0.01
+
+
+def _label_terms(node: Node) -> list[LabelTerm]:
+    """The label terms of a walkable term (``_walkable_terms``)."""
+    return list(node.items) if isinstance(node, Or) else [node]
 
 
 def _walkable_terms(expression: Node | None) -> list[Node]:
@@ -1103,7 +1130,12 @@ def _planner_rows(*querysets: QuerySet) -> Any:
     """The rows PostgreSQL's planner expects each queryset to return (no scan): an int for
     one queryset, a tuple for several, estimated by a single ``EXPLAIN`` of their
     ``UNION ALL`` (one statement, whose ``Append`` has a plan per queryset)."""
-    parts = [qs.order_by().values("pk").query.sql_with_params() for qs in querysets]
+    parts = [
+        (qs if qs.query.values_select or qs.query.combinator else qs.values("pk"))
+        .order_by()
+        .query.sql_with_params()
+        for qs in querysets
+    ]
     sql = " UNION ALL ".join(f"({part})" for part, _ in parts)
     params = [param for _, part_params in parts for param in part_params]
     with connections[querysets[0].db].cursor() as cursor:

@@ -631,14 +631,29 @@ def test_a_one_label_list_of_a_project_is_counted_on_its_label_rows(project):
     filtered = query.filter(Execution.objects.in_project(project), project.pk)
     rows, next_cursor = query.page(filtered)
     with CaptureQueriesContext(connection) as ctx:
-        assert query.total(filtered, rows, next_cursor, project.pk) == (3, False)
+        assert query.total(filtered, rows, next_cursor) == (3, False)
     assert "executions_execution" not in ctx.captured_queries[-1]["sql"]
     # Anything else narrowing the list counts the executions themselves.
     narrowed = ListQuery.from_params({"q": "team:nlp", "phase": "UNDEFINED,FAILED", "limit": "2"})
     filtered = narrowed.filter(Execution.objects.in_project(project), project.pk)
     with CaptureQueriesContext(connection) as ctx:
-        assert narrowed.total(filtered, rows, next_cursor, project.pk) == (3, False)
+        assert narrowed.total(filtered, rows, next_cursor) == (3, False)
     assert "executions_execution" in ctx.captured_queries[-1]["sql"]
+
+
+@pytest.mark.parametrize("q", ["team:nlp", "team:nlp or team:none", "team"])
+def test_the_pages_label_count_leaves_out_sub_executions_nested_under_a_match(project, q):
+    """The page counts its rows: a sub-execution whose parent matches nests under it; one
+    whose parent does not match is a row of its own."""
+    parents = [make_execution(project, labels={"team": "nlp"}) for _ in range(3)]
+    make_execution(project, labels={"team": "nlp"}, parent=parents[0].pk)
+    outsider = make_execution(project, labels={"city": "Oslo"})
+    make_execution(project, labels={"team": "nlp"}, parent=outsider.pk)
+    query = ListQuery.from_params({"q": q, "limit": "2"})
+    top = query.filter(Execution.objects.in_project(project), project.pk, top_level_only=True)
+    rows, next_cursor = query.page(top)
+    assert query.total(top, rows, next_cursor) == (4, False)
+    assert top.count() == 4
 
 
 def test_count_beyond_the_limit_is_the_planner_estimate_on_postgresql(project, runs, monkeypatch):

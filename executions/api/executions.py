@@ -122,7 +122,7 @@ def execution_list(request):
     filtered = query.filter(executions, project_id)
     # select_related: each row's URL needs its project's slug (one query, not one per row).
     rows, next_cursor = query.page(filtered.select_related("project"))
-    total, is_estimate = query.total(filtered, rows, next_cursor, project_id)
+    total, is_estimate = query.total(filtered, rows, next_cursor)
     body = {
         "results": s.ExecutionSerializer(rows, many=True, context={"request": request}).data,
         "next": next_cursor.encode() if next_cursor else None,
