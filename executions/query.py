@@ -1347,10 +1347,14 @@ RECENT_FOR_KEYS = 1000
 def label_values(project_id: int, key: str, prefix: str = "") -> list[dict[str, Any]]:
     """Values of ``key`` in the project starting with ``prefix``, most used first.
 
-    A range scan of ``label_project_kv_time`` on ``(project, key, value >= prefix)``."""
+    A range scan of ``label_project_kv_time`` on ``(project, key, prefix <= value <
+    successor)``: ``startswith`` alone (``LIKE``) bounds no index scan, and ``>=`` alone
+    read every value after the prefix (3 in 4 of a key's rows for ``model-1``)."""
     rows = Label.objects.filter(project_id=project_id, key=key)
     if prefix:
         rows = rows.filter(value__gte=prefix, value__startswith=prefix)
+        if ord(prefix[-1]) < 0x10FFFF:
+            rows = rows.filter(value__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
     return list(
         rows.values("value")
         .annotate(count=Count("*"))

@@ -707,12 +707,13 @@ def test_api_groups_count_from_the_label_index_with_the_ungrouped_last(project):
 
 
 def test_autocomplete_ranks_values_and_keys_by_use(project):
-    for model in ["model-1", "model-1", "model-10", "model-2", "other"]:
+    for model in ["model-1", "model-1", "model-10", "model-1~é", "model-2", "model-", "other"]:
         make_execution(project, labels={"model": model, "team": "x"})
     make_execution(project, labels={"mood": "ok"})
     assert label_values(project.pk, "model", "model-1") == [
         {"value": "model-1", "count": 2},
         {"value": "model-10", "count": 1},
+        {"value": "model-1~é", "count": 1},
     ]
     keys = [row["key"] for row in label_keys(project.pk, "m")]
     assert keys == ["model", "mood"]
