@@ -8,10 +8,14 @@ Storage is designed for a million executions with twenty labels each (see
   (``execution_labels_gin``) answers AND of several labels by containment
   (``labels @> '{"team": "nlp", "model": "bert"}'``).
 * ``Label`` keeps one row per label that also carries the execution's ``project`` and
-  ``created_at``. Its btree indexes ``(project, key, value, created_at DESC) INCLUDE
-  (execution)`` and ``(key, value, created_at DESC) INCLUDE (execution)`` make a single
-  label filter, key-exists, OR (a union of such scans), the group-by counts and
-  autocomplete index-only scans that come out already in time order.
+  ``created_at``. Its btree index ``(project, key, value, created_at DESC) INCLUDE
+  (execution)`` makes a label filter, key-exists, OR (a union of such scans), the group-by
+  counts and autocomplete index-only scans, in time order for one label of one project.
+  Lists across projects read one range of it per project; labels that many executions
+  carry are tested on the ``labels`` copy instead while an execution index is walked (see
+  executions/query.py). A second, project-less ``(key, value, created_at DESC)`` index
+  was dropped (migration 0004): it cost 1.9 KB of the 8.9 KB per execution at 1M, and
+  the queries it served are served as fast without it (BENCHMARKS.md).
 * Executions are indexed on ``(project, created_at DESC, id DESC)`` (latest in a project,
   keyset pages), ``(created_at DESC, id DESC)`` (latest everywhere) and
   ``(duration DESC NULLS LAST)`` (longest first).
@@ -155,11 +159,6 @@ class Label(models.Model):
                 fields=["project", "key", "value", "-created_at"],
                 include=["execution"],
                 name="label_project_kv_time",
-            ),
-            models.Index(
-                fields=["key", "value", "-created_at"],
-                include=["execution"],
-                name="label_kv_time",
             ),
         ]
 

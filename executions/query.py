@@ -19,19 +19,18 @@ Which index serves which query (PostgreSQL; see executions/models.py for the def
 query                                           index
 ==============================================  ============================================
 latest in a project / everywhere                ``execution_project_time`` / ``execution_time``
-one label ``k:v`` (within a project)            ``label_project_kv_time`` (``label_kv_time``)
-key exists ``k``                                the same two, on their ``(project, key)`` /
-                                                ``key`` prefix
+one label ``k:v`` in a project, latest first    ``label_project_kv_time`` (in time order)
+a label, an OR of labels or a key that one      the sort order's index, testing the row's
+execution in 100 or more has                    ``labels`` (``ListQuery.filter``)
+rarer labels, keys and ORs                      ``label_project_kv_time``, a range per project
 ``k1:v1 and k2:v2`` (several equalities)        ``execution_labels_gin`` (``labels @> {...}``)
-``k:a or k:b or j:c``                           a UNION of label index scans
-``not …``                                       the negated subquery of the same index
+``not …``                                       the negated subquery of the label index
 group counts by one key                         ``label_project_kv_time`` (index-only)
 longest first                                   ``execution_duration``
 label autocomplete (values of a key)            ``label_project_kv_time``
 ==============================================  ============================================
 
-SQLite has no GIN index: there an AND of labels is an AND of label subqueries, which its
-``label_kv_time`` index also serves.
+SQLite has no GIN index: there an AND of labels is an AND of label subqueries.
 """
 
 from __future__ import annotations
@@ -385,18 +384,21 @@ def conjunction(terms: Iterable[Node]) -> Node | None:
 class ExpressionCompiler:
     """Turns an expression tree into one ``Q`` over executions.
 
-    ``project`` (when the query is within one project) scopes the label subqueries so that
-    they use ``label_project_kv_time``; without it they use ``label_kv_time``. On PostgreSQL
-    an AND of several ``key:value`` equalities becomes one JSON containment test on
-    ``Execution.labels`` served by the GIN index ``execution_labels_gin``.
+    The label subqueries are scoped to the list's project (``project_id``) or projects
+    (``projects``, a queryset): ``label_project_kv_time``, the label index, leads with the
+    project. On PostgreSQL an AND of several ``key:value`` equalities becomes one JSON
+    containment test on ``Execution.labels`` served by the GIN index ``execution_labels_gin``.
     """
 
     project_id: int | None = None
     use_containment: bool = False
+    projects: QuerySet | None = None
 
     @classmethod
-    def for_database(cls, project_id: int | None, alias: str = "default") -> ExpressionCompiler:
-        return cls(project_id, connections[alias].vendor == "postgresql")
+    def for_database(
+        cls, project_id: int | None, alias: str = "default", projects: QuerySet | None = None
+    ) -> ExpressionCompiler:
+        return cls(project_id, connections[alias].vendor == "postgresql", projects)
 
     def compile(self, node: Node) -> Q:
         if isinstance(node, LabelTerm):
@@ -410,10 +412,9 @@ class ExpressionCompiler:
         return self._or(node.items)
 
     def _label_rows(self, key: str, value: str | None) -> QuerySet:
-        rows = Label.objects.filter(key=key)
-        if self.project_id is not None:
-            rows = rows.filter(project_id=self.project_id)
-        return rows if value is None else rows.filter(value=value)
+        return scoped_labels(self.project_id, self.projects).filter(
+            key=key, **({} if value is None else {"value": value})
+        )
 
     def _and(self, items: tuple[Node, ...]) -> Q:
         """Several equalities on distinct keys → one ``labels @> {...}`` on PostgreSQL."""
@@ -544,6 +545,16 @@ def _values_by_key(terms: Iterable[LabelTerm]) -> dict[str, list[str] | None]:
         else:
             known.append(term.value)
     return values_by_key
+
+
+def scoped_labels(project_id: int | None, projects: QuerySet | None = None) -> QuerySet:
+    """Label rows of one project, or of these projects: the condition that lets a label
+    lookup use ``label_project_kv_time`` (one index range per project)."""
+    if project_id is not None:
+        return Label.objects.filter(project_id=project_id)
+    if projects is not None:
+        return Label.objects.filter(project_id__in=projects)
+    return Label.objects.all()
 
 
 class _KeyPresent(Func):
@@ -827,7 +838,7 @@ class ListQuery:
     _filter_q: Q = field(default_factory=Q, compare=False, repr=False)
     # What ``filter`` learnt for ``total``: the planner's estimate of the matches ("rows"),
     # when it asked, and the label rows' form of the query ("counted") when it walked.
-    _estimate: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    _plan: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ListQuery:
@@ -914,26 +925,32 @@ class ListQuery:
         queryset: ExecutionQuerySet,
         project_id: int | None = None,
         *,
+        projects: QuerySet | None = None,
         top_level_only: bool = False,
     ) -> QuerySet:
         """Every condition of the query (not the cursor) applied to ``queryset``.
 
-        ``project_id`` is the project the queryset is limited to, if one: it lets label
-        subqueries use the per-project label index. ``top_level_only`` keeps only the
-        executions whose parent is not itself a match (``top_level``: the page's rows).
+        ``project_id`` is the project the queryset is limited to, or ``projects`` the
+        projects it is limited to: label lookups are scoped the same way, as the label index
+        requires (``scoped_labels``). ``top_level_only`` keeps only the executions whose
+        parent is not itself a match (``top_level``: the page's rows).
+
+        Within a project, a single label equality leads a list in time order
+        (``_driving_label``).
 
         On PostgreSQL, label terms that match at least one row in 100 (``WALK_SHARE``) of
         the index the sort order walks, by the planner's estimates (which the label
         statistics make good: ``team:a or team:b``, a key such as ``release`` on 2 %,
         ``model:m`` sorted by duration) are tested in the row (``ExpressionCompiler.in_row``)
         as that index is walked: a page of 50 then reads about 5,000 rows at most, and each
-        row is read anyway. Through the label rows PostgreSQL would probe the label primary key for
-        every row walked (a random read each: 14-55 ms at 1M) or join and sort every match.
+        row is read anyway. Through the label rows PostgreSQL would probe the label primary
+        key for every row walked (a random read each: 14-55 ms at 1M) or join and sort every
+        match.
         Rarer terms keep the label rows (bitmap or join, then sort): walking would read too
         many rows. The label rows' form stays the one that is counted (``total``)."""
-        compiler = ExpressionCompiler.for_database(project_id, queryset.db)
+        compiler = ExpressionCompiler.for_database(project_id, queryset.db, projects)
         scope = queryset
-        self._estimate.clear()
+        self._plan.clear()
         if self.domain:
             queryset = queryset.filter(domain=self.domain)
         if self.phases:
@@ -948,12 +965,14 @@ class ListQuery:
             return top_level(filtered) if top_level_only else filtered
 
         expression = self.expression
-        driver = self._driving_label()
+        driver = self._driving_label() if project_id is not None else None
         if driver is not None:
-            rows = {"label_rows__key": driver.key, "label_rows__value": driver.value}
-            if project_id is not None:
-                rows["label_rows__project_id"] = project_id
-            queryset = queryset.filter(**rows)
+            self._plan["driven"] = True
+            queryset = queryset.filter(
+                label_rows__project_id=project_id,
+                label_rows__key=driver.key,
+                label_rows__value=driver.value,
+            )
             expression = conjunction(term for term in conjuncts(expression) if term != driver)
         elif compiler.use_containment and self.sort_key in _WALKED_SORT_KEYS:
             walkable = _walkable_terms(expression)
@@ -973,11 +992,9 @@ class ListQuery:
                 matches = float(passing)
                 for rows in labelled:
                     matches *= min(rows, in_scope) / max(in_scope, 1)
-                self._estimate["rows"] = round(matches)
+                self._plan["rows"] = round(matches)
                 if matches >= walked_rows * WALK_SHARE:
-                    self._estimate["counted"] = finish(
-                        queryset.filter(compiler.compile(expression))
-                    )
+                    self._plan["counted"] = finish(queryset.filter(compiler.compile(expression)))
                     for term in walkable:
                         queryset = queryset.filter(compiler.in_row(_label_terms(term)))
                     expression = rest
@@ -1015,18 +1032,19 @@ class ListQuery:
         if top_level_only:
             nested = matches.filter(parent__isnull=False, parent__in=matches.values("pk"))
             scan = scan.difference(nested.order_by().values("pk"))
-        self._estimate["counted"] = scan
+        self._plan["counted"] = scan
 
     def _driving_label(self) -> LabelTerm | None:
-        """The label equality that leads a list in time order, when there is exactly one at
-        the top of the expression (two or more are a JSON containment test instead).
+        """The label equality that leads a project's list in time order, when there is
+        exactly one at the top of the expression (two or more are a JSON containment test
+        instead).
 
         Its label rows are joined (one per execution: a key appears once per execution)
         rather than tested with ``IN``, and the list is ordered by the label row's copy of
-        ``created_at``: ``label_kv_time`` / ``label_project_kv_time`` hold those rows in that
-        order, so the latest 50 -- or the 50 after a cursor -- are the first 50 index entries.
-        Tested with ``IN``, PostgreSQL walks the executions newest first and probes each one's
-        labels (1,500 random reads for one team in 30 at 1M; BENCHMARKS.md)."""
+        ``created_at``: ``label_project_kv_time`` holds a project's rows of one label in
+        that order, so the latest 50 -- or the 50 after a cursor -- are the first 50 index
+        entries. Across projects no index has that order: there the label is walked or
+        looked up like any other term (``filter``)."""
         if self.sort_key != "created_at":
             return None
         equalities = [
@@ -1043,7 +1061,7 @@ class ListQuery:
         puts nulls first, and an ``ORDER BY created_at DESC NULLS LAST`` could not walk the
         ``created_at DESC`` indexes -- it would sort every matching row instead."""
         sort = _sort_expression(self.sort_key)
-        if self._driving_label() is not None:
+        if self._plan.get("driven"):
             sort = F("label_rows__created_at")  # the joined label's copy (see filter())
         queryset = queryset.alias(**{_SORT_VALUE: sort})
         if self.descending:
@@ -1066,12 +1084,12 @@ class ListQuery:
     def total(
         self, filtered: QuerySet, rows: list[Execution], next_cursor: Cursor | None
     ) -> tuple[int, bool]:
-        """``(count, is_estimate)`` of the list ``filter`` returned; a first page that is
+        """``(count, is_plan)`` of the list ``filter`` returned; a first page that is
         also the last one is its own count (no query). What is counted is what ``filter``
         chose (``_counted``), with the estimate it already has."""
         if self.cursor is None and next_cursor is None:
             return len(rows), False
-        return count(self._estimate.get("counted", filtered), self._estimate.get("rows"))
+        return count(self._plan.get("counted", filtered), self._plan.get("rows"))
 
     def cursor_after(self, row: Execution) -> Cursor:
         value = row.display_name if self.sort_key == "name" else getattr(row, self.sort_key)
@@ -1105,7 +1123,7 @@ def _walkable_terms(expression: Node | None) -> list[Node]:
 
 
 def count(filtered: QuerySet, estimate: int | None = None) -> tuple[int, bool]:
-    """``(count, is_estimate)``: exact up to ``EXACT_COUNT_LIMIT`` (counting stops there),
+    """``(count, is_plan)``: exact up to ``EXACT_COUNT_LIMIT`` (counting stops there),
     beyond it PostgreSQL's planner estimate, which costs no scan. Other databases count.
 
     On PostgreSQL the estimate comes first: when the planner expects more than
@@ -1272,7 +1290,12 @@ def _fill_phases(groups: list[Group], top: QuerySet, labelled: QuerySet, key: st
 
 
 def api_groups(
-    query: ListQuery, filtered: QuerySet, project_id: int | None, total: int | None
+    query: ListQuery,
+    filtered: QuerySet,
+    total: int | None,
+    *,
+    project_id: int | None = None,
+    projects: QuerySet | None = None,
 ) -> list[dict[str, Any]]:
     """The API's ``groups``: ``[{"value", "count"}]`` largest first, the executions without
     the key last (``value`` None, when the exact ``total`` is known); for ``experiment`` then
@@ -1290,9 +1313,7 @@ def api_groups(
             }
             for group in group_summary(filtered, query.group_by)
         ]
-    rows = Label.objects.filter(key=query.group_by[0])
-    if project_id is not None:
-        rows = rows.filter(project_id=project_id)
+    rows = scoped_labels(project_id, projects).filter(key=query.group_by[0])
     if query.has_conditions or project_id is None:
         rows = rows.filter(execution_id__in=filtered.order_by().values("pk"))
     counts = list(rows.values("value").annotate(count=Count("*")).order_by("-count", "value"))

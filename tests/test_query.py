@@ -693,14 +693,14 @@ def test_api_groups_count_from_the_label_index_with_the_ungrouped_last(project):
         make_execution(project, labels={"experiment": experiment} if experiment else {})
     query = ListQuery.from_params({"group_by": "experiment"})
     executions = Execution.objects.in_project(project)
-    assert api_groups(query, executions, project.pk, 4) == [
+    assert api_groups(query, executions, 4, project_id=project.pk) == [
         {"value": "e1", "count": 2},
         {"value": "e2", "count": 1},
         {"value": None, "count": 1},
     ]
     narrowed = ListQuery.from_params({"group_by": "experiment", "q": "not experiment:e2"})
     rows = narrowed.filter(executions, project.pk)
-    assert api_groups(narrowed, rows, project.pk, 3) == [
+    assert api_groups(narrowed, rows, 3, project_id=project.pk) == [
         {"value": "e1", "count": 2},
         {"value": None, "count": 1},
     ]

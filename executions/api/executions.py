@@ -115,11 +115,12 @@ def execution_list(request):
     slug = request.query_params.get("project")
     project = api_project(request, slug) if slug else None
     if project is not None:
+        scope = {"project_id": project.pk}
         executions = Execution.objects.in_project(project)
     else:
-        executions = Execution.objects.filter(project__in=visible_projects(request))
-    project_id = project.pk if project else None
-    filtered = query.filter(executions, project_id)
+        scope = {"projects": visible_projects(request)}
+        executions = Execution.objects.filter(project__in=scope["projects"])
+    filtered = query.filter(executions, **scope)
     # select_related: each row's URL needs its project's slug (one query, not one per row).
     rows, next_cursor = query.page(filtered.select_related("project"))
     total, is_estimate = query.total(filtered, rows, next_cursor)
@@ -130,7 +131,7 @@ def execution_list(request):
         "count_is_estimate": is_estimate,
     }
     if query.group_by:
-        body["groups"] = api_groups(query, filtered, project_id, None if is_estimate else total)
+        body["groups"] = api_groups(query, filtered, None if is_estimate else total, **scope)
     return Response(body)
 
 
