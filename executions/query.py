@@ -1000,25 +1000,22 @@ class ListQuery:
                     expression = rest
         if expression is not None:
             queryset = queryset.filter(compiler.compile(expression))
-        self._counted(compiler, project_id, queryset.filter(self._filter_q), top_level_only)
+        self._counted(compiler, queryset.filter(self._filter_q), top_level_only)
         return finish(queryset)
 
     def _counted(
-        self,
-        compiler: ExpressionCompiler,
-        project_id: int | None,
-        matches: QuerySet,
-        top_level_only: bool,
+        self, compiler: ExpressionCompiler, matches: QuerySet, top_level_only: bool
     ) -> None:
-        """Within a project, a list filtered by label terms alone (``team:a``,
-        ``team:a or team:b``, ``release``) is counted on the label rows (index-only: one row
-        per execution and key) rather than by joining them to the executions; the page's
+        """Within a project or the projects of the list, a list filtered by label terms
+        alone (``team:a``, ``team:a or team:b``, ``release``) is counted on the label rows
+        (index-only: one row per execution and key, carrying its project) rather than by
+        joining them to the executions; the page's
         count leaves out the sub-executions that nest under a matching parent (``EXCEPT``
         those, found through the ``parent_id`` index). Otherwise the walked list is counted
         in its label rows' form (set by ``filter``), or the list itself."""
         terms = conjuncts(self.expression)
         if (
-            project_id is None
+            (compiler.project_id is None and compiler.projects is None)
             or len(terms) != 1
             or _walkable_terms(self.expression) != terms
             or self.filters
@@ -1090,6 +1087,13 @@ class ListQuery:
         if self.cursor is None and next_cursor is None:
             return len(rows), False
         return count(self._plan.get("counted", filtered), self._plan.get("rows"))
+
+    def matching_ids(self, filtered: QuerySet) -> QuerySet:
+        """The ids of the list ``filter`` returned, for a subquery: in the form it is
+        counted in (``_counted``), as the form made for walking in order would be read
+        whole."""
+        counted = self._plan.get("counted", filtered)
+        return counted if counted.query.values_select else counted.order_by().values("pk")
 
     def cursor_after(self, row: Execution) -> Cursor:
         value = row.display_name if self.sort_key == "name" else getattr(row, self.sort_key)
@@ -1315,7 +1319,7 @@ def api_groups(
         ]
     rows = scoped_labels(project_id, projects).filter(key=query.group_by[0])
     if query.has_conditions or project_id is None:
-        rows = rows.filter(execution_id__in=filtered.order_by().values("pk"))
+        rows = rows.filter(execution_id__in=query.matching_ids(filtered))
     counts = list(rows.values("value").annotate(count=Count("*")).order_by("-count", "value"))
     grouped = sum(row["count"] for row in counts)
     if total is not None and total > grouped:
