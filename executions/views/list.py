@@ -11,16 +11,19 @@ from __future__ import annotations
 import csv
 import html
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 from django.conf import settings
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET
 
 from executions.models import Phase
@@ -84,9 +87,7 @@ class Links:
     def get(self, name: str) -> str:
         return self.state.get(name, "")
 
-    def url(self, *, path: str | None = None, **changes: str | list[str] | None) -> str:
-        """The list's URL (or ``path``) with parameters changed; a falsy value removes one
-        and ``__`` in a name stands for ``.`` (``sort_by__key`` → ``sort_by.key``)."""
+    def _changed(self, changes: dict[str, str | list[str] | None]) -> QueryDict:
         params = self.state.copy()
         for name, value in changes.items():
             name = name.replace("__", ".")
@@ -96,8 +97,28 @@ class Links:
                 params.setlist(name, value)
             else:
                 params[name] = value
-        encoded = params.urlencode()
+        return params
+
+    def url(self, *, path: str | None = None, **changes: str | list[str] | None) -> str:
+        """The list's URL (or ``path``) with parameters changed; a falsy value removes one
+        and ``__`` in a name stands for ``.`` (``sort_by__key`` → ``sort_by.key``)."""
+        encoded = self._changed(changes).urlencode()
         return f"{path or self.path}?{encoded}" if encoded else (path or self.path)
+
+    def q_urls(self, **changes: str | list[str] | None) -> Callable[[str], str]:
+        """``url(q)``: the same URL as ``self.url(q=q, **changes)``, for the many values of
+        ``q`` of a page (its groups) with the rest of the state encoded once."""
+        params = self._changed(changes)
+        params["q"] = ""  # q keeps its place among the parameters (or comes last)
+        pairs = list(params.lists())
+        at = [name for name, _ in pairs].index("q")
+        head, tail = _encoded(pairs[:at]), _encoded(pairs[at + 1 :])
+
+        def url(q: str) -> str:
+            encoded = "&".join(part for part in (head, q and f"q={quote_plus(q)}", tail) if part)
+            return f"{self.path}?{encoded}" if encoded else self.path
+
+        return url
 
     def with_terms(self, terms: list[Node], **changes) -> str:
         return self.url(q=to_text(conjunction(terms)), **changes)
@@ -108,18 +129,29 @@ class Links:
         rest = self.state.copy()
         rest.pop("q", None)
         tail = "&" + rest.urlencode() if rest else ""
-        prefix = " and ".join(and_operand_text(term) for term in terms)
-
-        made: dict[Node, str] = {}  # rows repeat chips (team:nlp on many rows)
+        prefix = "".join(f"{and_operand_text(term)} and " for term in terms)
+        head = f"{self.path}?q={quote_plus(prefix)}"
 
         def url(term: Node) -> str:
-            if term not in made:
-                text = and_operand_text(term)
-                q = f"{prefix} and {text}" if prefix else text
-                made[term] = f"{self.path}?q={quote_plus(q)}{tail}"
-            return made[term]
+            return head + _quote_plus(and_operand_text(term)) + tail
 
         return url
+
+
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~:-]*")
+
+
+def _quote_plus(text: str) -> str:
+    """``quote_plus(text)``, faster for the usual ``key:value`` of plain characters (where
+    only the ``:`` needs encoding): quote_plus looks up each character of such a text."""
+    return text.replace(":", "%3A") if _URL_PLAIN.fullmatch(text) else quote_plus(text)
+
+
+def _encoded(pairs: list[tuple[str, list[str]]]) -> str:
+    params = QueryDict(mutable=True)
+    for name, values in pairs:
+        params.setlist(name, values)
+    return params.urlencode()
 
 
 @dataclass
@@ -193,15 +225,26 @@ def _duration(seconds: float | None) -> str:
     return f"{days}d {hours}h"
 
 
+# The page's repeated parts (its rows, groups and their table heads) are built here rather
+# than in the template: 50 rows hold about 1,000 label chips, and the grouped page shows 100
+# groups each with a table head; the template engine's few microseconds per variable and tag,
+# times thousands, cost more than the page's SQL. Each function writes the markup the template
+# had, escaped; tests/test_list_rendering.py renders that markup through the template engine
+# and compares.
+
+
 def _escape(text: str) -> str:
     """HTML-escape as Django's ``escape`` does, without its lazy-string wrapper."""
     return html.escape(text, quote=True)
 
 
+def _plural(n: int) -> str:
+    """The ``pluralize`` filter."""
+    return "" if n == 1 else "s"
+
+
 def _chip_html(key: str, value: str, url: str | None) -> str:
-    """A row's label chip (and the space after it), escaped. Built here rather than in the
-    template: a page holds 50 rows of about 21 chips, and rendering them variable by
-    variable through the template engine took longer than the page's SQL."""
+    """A row's label chip (and the space after it), escaped."""
     key, value = _escape(key), _escape(value)
     text = f'{key}<span class="chip-value">:{value}</span>' if value else key
     if url is None:
@@ -211,35 +254,191 @@ def _chip_html(key: str, value: str, url: str | None) -> str:
     return f'<a class="chip" href="{url}" hx-get="{url}" title="Filter by {title}">{text}</a> '
 
 
-def _decorate(rows, links: Links, terms: list[Node]) -> None:
-    """Give each row its label chips (with the link that adds the chip to the filter; the
-    ``name`` label is the row's title, not a chip) and its duration in words. Everything
-    comes from the ``labels`` JSON: no query per row."""
+def _page_chips(links: Links, terms: list[Node]) -> Callable[[str, str], str]:
+    """``chip(key, value)``: a label chip linking to the list filtered by it too (active, not
+    a link, when already in the filter), made once per page for each label: rows repeat
+    chips (team:nlp on many rows)."""
     active = set(terms)
     adding = links.adding_to(terms)
-    for row in rows:
-        row.duration_text = _duration(row.duration)
-        chips = []
-        for key, value in row.labels.items():
-            if key == "name":
-                continue  # already the row's title
+    made: dict[tuple[str, str], str] = {}
+
+    def chip(key: str, value: str) -> str:
+        markup = made.get((key, value))
+        if markup is None:
             term = LabelTerm(key, value)
-            chips.append(_chip_html(key, value, None if term in active else adding(term)))
-        row.chips_html = mark_safe("".join(chips))  # each part escaped by _chip_html
-        for child in getattr(row, "child_list", ()):
-            child.duration_text = _duration(child.duration)
+            markup = _chip_html(key, value, None if term in active else adding(term))
+            made[key, value] = markup
+        return markup
+
+    return chip
+
+
+def _detail_urls(slug: str) -> Callable[[str], str]:
+    """``url(execution_id)``: what ``reverse("executions:detail", ...)`` returns (reverse()
+    quotes the path the same way), with reverse() called once per page instead of per row."""
+    head, _, tail = reverse("executions:detail", args=[slug, "ID"]).rpartition("ID")
+    safe = RFC3986_SUBDELIMS + "/~:@"
+    return lambda execution_id: head + quote(execution_id, safe=safe) + tail
+
+
+def _started_html(started_at) -> str:
+    if started_at is None:
+        return '<span class="muted">—</span>'
+    local = template_localtime(started_at)
+    iso = local.isoformat()
+    shown = (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
+    )
+    return f'<time datetime="{iso}" title="{iso}">{shown}</time>'
+
+
+def _phase_html(phase: str) -> str:
+    return f'<span class="phase phase-{_escape(phase.lower())}">{_escape(phase)}</span>'
+
+
+def _children_html(children: list, detail_url: Callable[[str], str]) -> str:
+    items = []
+    for child in children:
+        duration = _duration(child.duration)
+        items.append(
+            f'<li><a href="{_escape(detail_url(child.id))}">{_escape(child.display_name)}</a> '
+            f"{_phase_html(child.phase)}"
+            + (f' <span class="muted">{duration}</span>' if duration else "")
+            + "</li>"
+        )
+    n = len(children)
+    return (
+        f'<details class="children">\n<summary>{n} sub-execution{_plural(n)}</summary>\n'
+        f"<ul>\n{''.join(items)}\n</ul>\n</details>"
+    )
+
+
+def _row_html(row, chip: Callable[[str, str], str], detail_url: Callable[[str], str]) -> str:
+    """A row of the table: the execution, its sub-executions and its label chips (the
+    ``name`` label is the row's title, not a chip). Everything comes from the row and its
+    ``labels`` JSON: no query per row."""
+    execution_id = _escape(row.id)
+    name = [f'<a href="{_escape(detail_url(row.id))}">{_escape(row.display_name)}</a>']
+    if row.display_name != row.id:
+        name.append(f'<div class="muted mono">{execution_id}</div>')
+    if row.child_list:
+        name.append(_children_html(row.child_list, detail_url))
+    workflow = _escape(row.workflow)
+    if row.workflow_version:
+        workflow += f' <span class="muted">{_escape(row.workflow_version)}</span>'
+    badge = _escape(row.release_badge or "")
+    if badge:
+        badge = f'<span class="release-badge" title="Released as {badge}">{badge}</span>'
+    chips = "".join(chip(key, value) for key, value in row.labels.items() if key != "name")
+    return "\n".join(
+        [
+            f'<tr class="execution" data-id="{execution_id}">',
+            '<td class="name">',
+            *name,
+            "</td>",
+            f"<td>{workflow}</td>",
+            f"<td>{_phase_html(row.phase)}</td>",
+            f"<td>{_started_html(row.started_at)}</td>",
+            f'<td class="num">{_duration(row.duration) or "—"}</td>',
+            f"<td>{_escape(row.launched_by)}</td>",
+            f"<td>{badge}</td>",
+            f'<td class="labels">{chips}</td>',
+            "</tr>",
+        ]
+    )
+
+
+def _rows_html(rows, links: Links, terms: list[Node], slug: str) -> str:
+    chip = _page_chips(links, terms)
+    detail_url = _detail_urls(slug)
+    # Safe: every value in it went through _escape.
+    return mark_safe("\n".join(_row_html(row, chip, detail_url) for row in rows))
+
+
+def _thead_html(headers: list[dict]) -> str:
+    """The table's head: sortable columns, then the others."""
+    cells = []
+    for header in headers:
+        url = _escape(header["url"])
+        arrow = header["arrow"]
+        arrow = f' <span aria-hidden="true">{arrow}</span>' if arrow else ""
+        cells.append(
+            f'<th><a class="sort" href="{url}" hx-get="{url}" hx-target="#listing" '
+            f'hx-push-url="true">{_escape(header["title"])}{arrow}</a></th>'
+        )
+    # Safe: every value in it went through _escape.
+    return mark_safe(
+        f"\n<thead><tr>\n{''.join(cells)}\n"
+        "<th>Launched by</th><th>Release</th><th>Labels</th>\n</tr></thead>\n"
+    )
+
+
+def _group_head_html(group: Group) -> str:
+    """A group's summary: its value, count, phases and the link to its own list."""
+    name = "<em>ungrouped</em>" if group.value is None else _escape(group.value)
+    phases = "".join(
+        f'<span class="phase phase-{_escape(phase.lower())}">{n} {_escape(phase.lower())}</span> '
+        for phase, n in group.phase_summary
+    )
+    url = _escape(group.list_url)
+    return (
+        f'<span class="group-name">{name}</span>\n'
+        f'<span class="group-count" title="{group.count} execution{_plural(group.count)}">'
+        f"{group.count}</span>\n"
+        f'<span class="phase-summary">{phases}</span>\n'
+        f'<a class="group-open" href="{url}" hx-get="{url}" hx-target="#listing" '
+        'hx-push-url="true">open list</a>\n'
+    )
+
+
+def _group_html(group: Group, target: str, thead: str, css: str = "group") -> str:
+    """A group: its head and either its subgroups, or an empty table whose rows htmx loads
+    (from ``rows_url`` into ``#<target>``) when the group is opened."""
+    value = _escape(group.value or "")
+    if group.subgroups:
+        opening = f'<details class="{css}" data-group="{value}">'
+        body = "\n".join(
+            _group_html(sub, f"{target}-{index}", thead, css="group sub")
+            for index, sub in enumerate(group.subgroups, start=1)
+        )
+        body = f'<div class="subgroups">\n{body}\n</div>'
+    else:
+        opening = (
+            f'<details class="{css}" hx-get="{_escape(group.rows_url)}" hx-trigger="toggle once" '
+            f'hx-target="#{target}" hx-swap="innerHTML" hx-push-url="false" data-group="{value}">'
+        )
+        body = (
+            f'<table class="table executions">{thead}<tbody id="{target}"><tr><td colspan="8" '
+            f'class="empty"><a href="{_escape(group.list_url)}">Show these executions</a>'
+            "</td></tr></tbody></table>"
+        )
+    return f"{opening}\n<summary>{_group_head_html(group)}</summary>\n{body}\n</details>"
+
+
+def _groups_html(groups: list[Group], thead: str) -> str:
+    # Safe: every value in it went through _escape.
+    return mark_safe(
+        "\n".join(
+            _group_html(group, f"g{index}", thead) for index, group in enumerate(groups, start=1)
+        )
+    )
 
 
 def _decorate_groups(groups: list[Group], links: Links, terms: list[Node], keys) -> None:
-    """Each group's term, the URL of its rows (htmx) and of its own filtered list."""
-    for group in groups:
-        group_terms = [
-            LabelTerm(key, value) if value is not None else Not(LabelTerm(key))
-            for key, value in zip(keys, group.values, strict=False)
-        ]
-        group.rows_url = links.with_terms([*terms, *group_terms])
-        group.list_url = links.with_terms([*terms, *group_terms], group_by=None)
-        _decorate_groups(group.subgroups, links, terms, keys)
+    """Each group's URL of its rows (htmx) and of its own filtered list."""
+    rows_url, list_url = links.q_urls(), links.q_urls(group_by=None)
+
+    def decorate(groups: list[Group]) -> None:
+        for group in groups:
+            group_terms = [
+                LabelTerm(key, value) if value is not None else Not(LabelTerm(key))
+                for key, value in zip(keys, group.values, strict=False)
+            ]
+            q = to_text(conjunction([*terms, *group_terms]))
+            group.rows_url, group.list_url = rows_url(q), list_url(q)
+            decorate(group.subgroups)
+
+    decorate(groups)
 
 
 def _sort_headers(links: Links, query: ListQuery | None) -> list[dict]:
@@ -313,7 +512,7 @@ def _filter_bar(request, project, state: ListState) -> dict:
         "error": state.error,
         "chips": _chips(links, state.terms) if query else [],
         "filters_remove_url": links.url(filters=None),
-        "headers": _sort_headers(links, query),
+        "thead_html": _thead_html(_sort_headers(links, query)),
         "phases": Phase.values,
         "selected_phases": set(query.phases) if query else set(),
         "time_ranges": list(TIME_RANGES),
@@ -331,8 +530,9 @@ def _filter_bar(request, project, state: ListState) -> dict:
     }
 
 
-def _results(request, project, state: ListState, fragment: str) -> dict:
-    """The groups (grouped view) or one keyset page of rows (also a group's rows)."""
+def _results(request, project, state: ListState, fragment: str, thead_html: str) -> dict:
+    """The groups (grouped view; each group's table has the page's ``thead_html``) or one
+    keyset page of rows (also a group's rows)."""
     query, links = state.query, state.links
     if query is None:
         return {}
@@ -343,16 +543,17 @@ def _results(request, project, state: ListState, fragment: str) -> dict:
         _decorate_groups(shown, links, state.terms, query.group_by)
         return {
             "groups": shown,
+            "groups_html": _groups_html(shown, thead_html),
             "hidden_groups": len(groups) - len(shown),
             "total": total,
             "total_is_estimate": False,
         }
     rows, next_cursor = query.page(list_rows(top))
     with_children(rows)
-    _decorate(rows, links, state.terms)
     total, is_estimate = query.total(top, rows, next_cursor)
     return {
         "executions": rows,
+        "rows_html": _rows_html(rows, links, state.terms, project.slug),
         "total": total,
         "total_is_estimate": is_estimate,
         "next_url": links.url(cursor=next_cursor.encode()) if next_cursor else None,
@@ -367,7 +568,8 @@ def execution_list(request, slug: str):
     if state.rewritten and not request.htmx:
         return redirect(state.links.url())
     fragment = _fragment(request)
-    context = _filter_bar(request, project, state) | _results(request, project, state, fragment)
+    bar = _filter_bar(request, project, state)
+    context = bar | _results(request, project, state, fragment, bar["thead_html"])
     response = render(request, "executions/execution_list.html" + fragment, context)
     if fragment == "#listing":
         response["HX-Push-Url"] = state.links.url()
