@@ -1000,24 +1000,27 @@ class ListQuery:
                     expression = rest
         if expression is not None:
             queryset = queryset.filter(compiler.compile(expression))
-        self._counted(compiler, queryset.filter(self._filter_q), top_level_only)
+        self._counted(compiler, scope, queryset.filter(self._filter_q), top_level_only)
         return finish(queryset)
 
     def _counted(
-        self, compiler: ExpressionCompiler, matches: QuerySet, top_level_only: bool
+        self,
+        compiler: ExpressionCompiler,
+        scope: QuerySet,
+        matches: QuerySet,
+        top_level_only: bool,
     ) -> None:
         """Within a project or the projects of the list, a list filtered by label terms
         alone (``team:a``, ``team:a or team:b``, ``release``) is counted on the label rows
         (index-only: one row per execution and key, carrying its project) rather than by
-        joining them to the executions; the page's
-        count leaves out the sub-executions that nest under a matching parent (``EXCEPT``
-        those, found through the ``parent_id`` index). Otherwise the walked list is counted
-        in its label rows' form (set by ``filter``), or the list itself."""
+        joining them to the executions, and an unfiltered page on the scope's index. The
+        page's count leaves out the sub-executions that nest under a matching parent
+        (``EXCEPT`` those, found through the ``parent_id`` index) instead of testing every
+        match for a listed parent. Otherwise the walked list is counted in its label rows'
+        form (set by ``filter``), or the list itself."""
         terms = conjuncts(self.expression)
         if (
             (compiler.project_id is None and compiler.projects is None)
-            or len(terms) != 1
-            or _walkable_terms(self.expression) != terms
             or self.filters
             or self.domain
             or self.phases
@@ -1025,11 +1028,16 @@ class ListQuery:
             or self.namespace
         ):
             return
-        scan = compiler.label_scan(_label_terms(terms[0]))
+        if not terms and top_level_only:
+            counted = scope.order_by().values("pk")
+        elif len(terms) == 1 and _walkable_terms(self.expression) == terms:
+            counted = compiler.label_scan(_label_terms(terms[0]))
+        else:
+            return
         if top_level_only:
             nested = matches.filter(parent__isnull=False, parent__in=matches.values("pk"))
-            scan = scan.difference(nested.order_by().values("pk"))
-        self._plan["counted"] = scan
+            counted = counted.difference(nested.order_by().values("pk"))
+        self._plan["counted"] = counted
 
     def _driving_label(self) -> LabelTerm | None:
         """The label equality that leads a project's list in time order, when there is
@@ -1340,16 +1348,22 @@ def top_level(filtered: QuerySet) -> QuerySet:
     return filtered.filter(Q(parent__isnull=True) | ~Exists(parent_listed))
 
 
+# Columns the list page never shows: up to 256 KiB of Markdown and three JSON documents a
+# row, which it would fetch and decode for nothing.
+_NOT_LISTED = ("description", "inputs", "user_metadata", "error")
+
+
 def list_rows(queryset: QuerySet) -> QuerySet:
-    """Rows as the page shows them: with their latest release (``artifact@version``), as a
-    per-row subquery of the page's query rather than one more query per row."""
+    """Rows as the page shows them: without the columns it does not show (``_NOT_LISTED``),
+    with their latest release (``artifact@version``), as a per-row subquery of the page's
+    query rather than one more query per row."""
     latest_release = (
         Release.objects.filter(execution=OuterRef("pk"))
         .order_by("-created_at", "-id")
         .annotate(badge=Concat("artifact", Value("@"), "version"))
         .values("badge")[:1]
     )
-    return queryset.annotate(release_badge=Subquery(latest_release))
+    return queryset.defer(*_NOT_LISTED).annotate(release_badge=Subquery(latest_release))
 
 
 def with_children(rows: list[Execution]) -> None:
@@ -1361,7 +1375,8 @@ def with_children(rows: list[Execution]) -> None:
         row.child_list = []
     if not rows:
         return
-    for child in Execution.objects.filter(parent_id__in=list(parents)).order_by("created_at", "id"):
+    children = Execution.objects.filter(parent_id__in=list(parents)).defer(*_NOT_LISTED)
+    for child in children.order_by("created_at", "id"):
         parents[child.parent_id].child_list.append(child)
 
 

@@ -641,10 +641,10 @@ def test_a_one_label_list_of_a_project_is_counted_on_its_label_rows(project):
     assert "executions_execution" in ctx.captured_queries[-1]["sql"]
 
 
-@pytest.mark.parametrize("q", ["team:nlp", "team:nlp or team:none", "team"])
+@pytest.mark.parametrize("q", ["team:nlp", "team:nlp or team:none", "team", ""])
 def test_the_pages_label_count_leaves_out_sub_executions_nested_under_a_match(project, q):
     """The page counts its rows: a sub-execution whose parent matches nests under it; one
-    whose parent does not match is a row of its own."""
+    whose parent does not match is a row of its own (unfiltered, every parent matches)."""
     parents = [make_execution(project, labels={"team": "nlp"}) for _ in range(3)]
     make_execution(project, labels={"team": "nlp"}, parent=parents[0].pk)
     outsider = make_execution(project, labels={"city": "Oslo"})

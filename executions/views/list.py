@@ -51,7 +51,9 @@ from executions.query import (
 from projects.access import can_edit, project_for
 
 PAGE_SIZES = (25, 50, 100, 200)
-MAX_GROUPS_SHOWN = 100
+# The grouped page reads the phases of the shown groups' executions, a random read each
+# (50 groups of 95 at 1M: about 20 ms); the rest are counted and named below them.
+MAX_GROUPS_SHOWN = 50
 STATE_PARAMS = (
     "q",
     "filters",
