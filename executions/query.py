@@ -40,7 +40,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -936,18 +936,8 @@ class ListQuery:
         parent is not itself a match (``top_level``: the page's rows).
 
         Within a project, a single label equality leads a list in time order
-        (``_driving_label``).
-
-        On PostgreSQL, label terms that match at least one row in 100 (``WALK_SHARE``) of
-        the index the sort order walks, by the planner's estimates (which the label
-        statistics make good: ``team:a or team:b``, a key such as ``release`` on 2 %,
-        ``model:m`` sorted by duration) are tested in the row (``ExpressionCompiler.in_row``)
-        as that index is walked: a page of 50 then reads about 5,000 rows at most, and each
-        row is read anyway. Through the label rows PostgreSQL would probe the label primary
-        key for every row walked (a random read each: 14-55 ms at 1M) or join and sort every
-        match.
-        Rarer terms keep the label rows (bitmap or join, then sort): walking would read too
-        many rows. The label rows' form stays the one that is counted (``total``)."""
+        (``_driving_label``); on PostgreSQL, common label terms are tested in the row while
+        the sort order's index is walked (``_walk``)."""
         compiler = ExpressionCompiler.for_database(project_id, queryset.db, projects)
         scope = queryset
         self._plan.clear()
@@ -975,33 +965,57 @@ class ListQuery:
             )
             expression = conjunction(term for term in conjuncts(expression) if term != driver)
         elif compiler.use_containment and self.sort_key in _WALKED_SORT_KEYS:
-            walkable = _walkable_terms(expression)
-            if walkable:
-                rest = conjunction(term for term in conjuncts(expression) if term not in walkable)
-                others = queryset if rest is None else queryset.filter(compiler.compile(rest))
-                # The index walked: the scope's in time order, every execution's by duration.
-                walked = scope if self.sort_key == "created_at" else Execution.objects.all()
-                in_scope, passing, walked_rows, *labelled = _planner_rows(
-                    scope,
-                    others.filter(self._filter_q),
-                    walked,
-                    *(compiler.label_scan(_label_terms(term)) for term in walkable),
-                )
-                # Label terms taken as independent of the rest: the planner's estimate of
-                # the join itself ignores that label rows carry the execution's project.
-                matches = float(passing)
-                for rows in labelled:
-                    matches *= min(rows, in_scope) / max(in_scope, 1)
-                self._plan["rows"] = round(matches)
-                if matches >= walked_rows * WALK_SHARE:
-                    self._plan["counted"] = finish(queryset.filter(compiler.compile(expression)))
-                    for term in walkable:
-                        queryset = queryset.filter(compiler.in_row(_label_terms(term)))
-                    expression = rest
+            queryset, expression = self._walk(compiler, scope, queryset, finish)
         if expression is not None:
             queryset = queryset.filter(compiler.compile(expression))
         self._counted(compiler, scope, queryset.filter(self._filter_q), top_level_only)
         return finish(queryset)
+
+    def _walk(
+        self,
+        compiler: ExpressionCompiler,
+        scope: QuerySet,
+        queryset: QuerySet,
+        finish: Callable[[QuerySet], QuerySet],
+    ) -> tuple[QuerySet, Node | None]:
+        """``queryset`` with the expression's walkable terms tested in the row when they
+        are common, and what is left of the expression.
+
+        Label terms that match at least one row in 100 (``WALK_SHARE``) of the index the
+        sort order walks, by the planner's estimates (which the label statistics make good:
+        ``team:a or team:b``, a key such as ``release`` on 2 %, ``model:m`` sorted by
+        duration), are tested in the row (``ExpressionCompiler.in_row``) as that index is
+        walked: a page of 50 then reads about 5,000 rows at most, and each row is read
+        anyway. Through the label rows PostgreSQL would probe the label primary key for
+        every row walked (a random read each: 14-55 ms at 1M) or join and sort every match.
+        Rarer terms keep the label rows (bitmap or join, then sort): walking would read too
+        many rows. The label rows' form stays the one that is counted (``total``)."""
+        expression = self.expression
+        walkable = _walkable_terms(expression)
+        if not walkable:
+            return queryset, expression
+        rest = conjunction(term for term in conjuncts(expression) if term not in walkable)
+        others = queryset if rest is None else queryset.filter(compiler.compile(rest))
+        # The index walked: the scope's in time order, every execution's by duration.
+        walked = scope if self.sort_key == "created_at" else Execution.objects.all()
+        in_scope, passing, walked_rows, *labelled = _planner_rows(
+            scope,
+            others.filter(self._filter_q),
+            walked,
+            *(compiler.label_scan(_label_terms(term)) for term in walkable),
+        )
+        # Label terms taken as independent of the rest: the planner's estimate of the join
+        # itself ignores that label rows carry the execution's project.
+        matches = float(passing)
+        for rows in labelled:
+            matches *= min(rows, in_scope) / max(in_scope, 1)
+        self._plan["rows"] = round(matches)
+        if matches < walked_rows * WALK_SHARE:
+            return queryset, expression
+        self._plan["counted"] = finish(queryset.filter(compiler.compile(expression)))
+        for term in walkable:
+            queryset = queryset.filter(compiler.in_row(_label_terms(term)))
+        return queryset, rest
 
     def _counted(
         self,
