@@ -227,6 +227,7 @@ class _ToNodes(Transformer):
         if name in ATTRIBUTES_WITH_VALUE:
             if value is None or value == "":
                 raise _syntax_error(f"@{name} needs a value: @{name}:…", token.start_pos)
+            _check_attribute_value(name, value)
             return AttributeTerm(name, value)
         if name in ATTRIBUTES_WITHOUT_VALUE:
             if value is not None:
@@ -234,6 +235,22 @@ class _ToNodes(Transformer):
             return AttributeTerm(name)
         known = ", ".join(f"@{a}" for a in sorted(ATTRIBUTES_WITH_VALUE | ATTRIBUTES_WITHOUT_VALUE))
         raise _syntax_error(f"Unknown attribute @{name}; known: {known}.", token.start_pos)
+
+
+def _check_attribute_value(name: str, value: str) -> None:
+    """Refuse, as the expression is read, a value the condition could never take: an
+    unknown phase, a release version that is not SemVer."""
+    if name == "phase" and value.upper() not in Phase.values:
+        raise QueryError(
+            f"Unknown phase {value!r} in @phase; expected one of {', '.join(Phase.values)}.",
+            field="q",
+        )
+    _, at, version = value.partition("@")
+    if name == "release" and at:
+        try:
+            release_rules.normalise_version(version)
+        except ExecboardError as exc:
+            raise QueryError(f"@release:{value}: {exc.message}", field="q") from None
 
 
 def _syntax_error(message: str, position: int) -> QueryError:
@@ -489,14 +506,7 @@ class ExpressionCompiler:
     def _attribute(self, term: AttributeTerm) -> Q:
         name, value = term.name, term.value or ""
         if name == "phase":
-            phase = value.upper()
-            if phase not in Phase.values:
-                raise QueryError(
-                    f"Unknown phase {value!r} in @phase; "
-                    f"expected one of {', '.join(Phase.values)}.",
-                    field="q",
-                )
-            return Q(phase=phase)
+            return Q(phase=value.upper())  # a known phase (_check_attribute_value)
         if name == "workflow":
             return Q(workflow=value)
         if name == "user":
@@ -509,11 +519,9 @@ class ExpressionCompiler:
             artifact, at, version = value.partition("@")
             releases = self._releases().filter(artifact=artifact)
             if at:
-                # As the registry does: 1.2.3 is v1.2.3, and build metadata is ignored.
-                try:
-                    normalised = release_rules.normalise_version(version)
-                except ExecboardError as exc:
-                    raise QueryError(f"@release:{value}: {exc.message}", field="q") from None
+                # As the registry does: 1.2.3 is v1.2.3, and build metadata is ignored. The
+                # version is SemVer (_check_attribute_value).
+                normalised = release_rules.normalise_version(version)
                 releases = releases.filter(release_rules.same_version(normalised))
             return Q(pk__in=releases.values("execution_id"))
         # @stage: the current version of each artifact in the stage is its latest stage event

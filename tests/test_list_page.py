@@ -90,6 +90,27 @@ def test_a_syntax_error_is_shown_under_the_box_with_its_column(client_for, proje
     assert 'value="team:nlp and ("' in html
 
 
+@pytest.mark.parametrize(
+    ("q", "message"),
+    [("@phase:done", "Unknown phase"), ("@release:nn@one", "not a semantic version")],
+)
+def test_a_value_no_execution_could_have_is_an_error_everywhere(
+    client_for, api, project, q, message
+):
+    """Page, export and API say what is wrong (they used to get as far as the SQL)."""
+    make_execution(project, labels={"team": "nlp"})
+    html = page(client_for, project, q=q)
+    assert 'class="error expression-error"' in html
+    assert message in html
+    assert row_ids(html) == []
+    export = client_for.get(reverse("executions:export", args=[project.slug, "csv"]), {"q": q})
+    assert export.status_code == 400
+    assert message in export.content.decode()
+    response = api.get("/api/v1/executions/", {"q": q})
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+
+
 def test_active_filters_have_remove_and_negate_links(client_for, project):
     make_execution(project, labels={"team": "nlp", "model": "bert"})
     html = page(client_for, project, q="team:nlp and model:bert")
