@@ -3,6 +3,7 @@
 execboard release ID nn@v1.2.3 [--stage prod] [--note FILE]
 execboard release ID nn --bump minor          (no version and no --bump: the patch is bumped)
 execboard promote nn@v1.2.3 prod -p PROJECT
+execboard unassign nn@v1.2.3 prod -p PROJECT   (the stage is then empty)
 execboard show [nn] -p PROJECT
 execboard history nn -p PROJECT
 """
@@ -42,6 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     promote.add_argument("stage", metavar="STAGE")
     promote.add_argument("-p", "--project", required=True)
     promote.set_defaults(handler=promote_release)
+
+    unassign = subparsers.add_parser(
+        "unassign", help="take a release out of a stage, leaving the stage empty"
+    )
+    unassign.add_argument("ref", metavar="ARTIFACT@VERSION")
+    unassign.add_argument("stage", metavar="STAGE")
+    unassign.add_argument("-p", "--project", required=True)
+    unassign.set_defaults(handler=unassign_release)
 
     show = subparsers.add_parser(
         "show", help="the registry: latest version and stages of each artifact, or one's versions"
@@ -105,16 +114,25 @@ def release_execution(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
-def promote_release(client: Client, args: argparse.Namespace) -> int:
-    artifact, version = split_ref(args.ref)
+def _stages_path(project: str, ref: str) -> str:
+    """The API path of the stages of the release ``artifact@version``."""
+    artifact, version = split_ref(ref)
     if version is None:
-        raise ExecboardError(f"{args.ref!r} names no version: write artifact@version.")
-    release = client.request(
-        "POST",
-        _release_path(args.project, artifact, version) + "/stages/",
-        json={"stage": args.stage},
-    )
+        raise ExecboardError(f"{ref!r} names no version: write artifact@version.")
+    return _release_path(project, artifact, version) + "/stages/"
+
+
+def promote_release(client: Client, args: argparse.Namespace) -> int:
+    path = _stages_path(args.project, args.ref)
+    release = client.request("POST", path, json={"stage": args.stage})
     print(f"{release['artifact']}@{release['version']} is now in {args.stage}.")
+    return 0
+
+
+def unassign_release(client: Client, args: argparse.Namespace) -> int:
+    path = _stages_path(args.project, args.ref) + quote(args.stage, safe="/") + "/"
+    release = client.request("DELETE", path)
+    print(f"{release['artifact']}@{release['version']} is no longer in {args.stage}.")
     return 0
 
 

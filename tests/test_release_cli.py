@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from executions import releases
-from executions.models import Release
+from executions.models import Release, StageEvent
 from tests.factories import make_execution, make_succeeded_execution, make_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,6 +91,22 @@ def test_promote_then_show_and_history(cli, project):
         ["assign", "v1.9.0"],
         ["register", "v1.9.0"],
     ]
+
+
+def test_unassign_empties_the_stage(cli, project):
+    cli("release", make_succeeded_execution(project).pk, "nn@v1.0.0", "--stage", "prod")
+    unassigned = cli("unassign", "nn@v1.0.0", "prod", "-p", "nlp")
+    assert unassigned.returncode == 0, unassigned.stderr
+    assert unassigned.stdout.strip() == "nn@v1.0.0 is no longer in prod."
+    shown = json.loads(cli("show", "nn", "-p", "nlp", "-o", "json").stdout)
+    assert shown["stages"] == {}
+    assert shown["versions"][0]["stages"] == []
+    history = cli("history", "nn", "-p", "nlp").stdout.splitlines()
+    assert history[1].split()[2:4] == ["unassign", "v1.0.0"]
+    again = cli("unassign", "nn@v1.0.0", "prod", "-p", "nlp")
+    assert again.returncode == 1
+    assert "is not in stage prod" in again.stderr
+    assert StageEvent.objects.count() == 2
 
 
 def test_errors_are_one_line_on_stderr_and_change_nothing(cli, project):
