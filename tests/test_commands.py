@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
-from executions.models import Event, Execution, Label, Step
+from executions.models import Event, Execution, Label, Release, StageEvent, Step
 from projects.models import ApiToken, Project
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
@@ -169,6 +169,9 @@ def test_seed_demo_fills_projects_and_is_idempotent(db):
     assert Step.objects.exists()
     assert Execution.objects.filter(parent__isnull=False).exists()
     assert Execution.objects.filter(phase="FAILED").exists()
+    # Each project's main workflow has released versions, in staging and prod.
+    assert Release.objects.filter(project__slug="vision", artifact="train_detector.wf").exists()
+    assert set(StageEvent.objects.values_list("stage", flat=True)) == {"staging", "prod"}
     assert Execution.objects.exclude(description="").exists()
     for execution in Execution.objects.all():
         rows = dict(Label.objects.filter(execution=execution).values_list("key", "value"))

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from executions.models import Event, Execution, Label, Phase, Step
+from executions.releases import release_create
 from executions.services import namespace_label
 from projects.models import DefaultLabel, Membership, Project, Role
 
@@ -164,6 +165,26 @@ class Command(BaseCommand):
         Label.objects.bulk_create(label_rows, batch_size=2000)
         Event.objects.bulk_create(events, batch_size=2000)
         Step.objects.bulk_create(steps, batch_size=1000)
+        self._seed_releases(project, rows)
+
+    def _seed_releases(self, project, executions):
+        """A registry to browse: the last five succeeded runs of the project's main
+        workflow released as successive minor versions, the newest in staging, the one
+        before it in prod."""
+        workflow = WORKFLOWS[project.slug][0]
+        succeeded = [
+            e for e in executions if e.workflow == workflow and e.phase == Phase.SUCCEEDED
+        ][-5:]
+        stages = {len(succeeded) - 1: "staging", len(succeeded) - 2: "prod"}
+        for i, execution in enumerate(succeeded):
+            release_create(
+                project=project,
+                execution=execution,
+                by=execution.launched_by,
+                bump="minor",
+                note=f"Accuracy {execution.user_metadata.get('accuracy', '?')} on the demo set.",
+                stage=stages.get(i),
+            )
 
     def _steps(self, rng, execution, started, ended):
         moment = started
