@@ -136,11 +136,25 @@ class BulkCreateSerializer(serializers.Serializer):
     executions = ExecutionCreateSerializer(many=True)
 
 
+class SubgroupSerializer(serializers.Serializer):
+    value = serializers.CharField(allow_null=True, help_text="None: executions without the key.")
+    count = serializers.IntegerField()
+
+
+class GroupSerializer(SubgroupSerializer):
+    groups = SubgroupSerializer(
+        many=True, required=False, help_text="With group_by=experiment,group: its groups."
+    )
+
+
 class ExecutionPageSerializer(serializers.Serializer):
     results = ExecutionSerializer(many=True)
     next = serializers.CharField(allow_null=True)
     count = serializers.IntegerField()
     count_is_estimate = serializers.BooleanField()
+    groups = GroupSerializer(
+        many=True, required=False, help_text="With group_by: the groups, largest first."
+    )
 
 
 class EventSerializer(serializers.ModelSerializer):
