@@ -989,15 +989,17 @@ class ListQuery:
         """``queryset`` with the expression's walkable terms tested in the row when they
         are common, and what is left of the expression.
 
-        Label terms that match at least one row in 100 (``WALK_SHARE``) of the index the
-        sort order walks, by the planner's estimates (which the label statistics make good:
-        ``team:a or team:b``, a key such as ``release`` on 2 %, ``model:m`` sorted by
-        duration), are tested in the row (``ExpressionCompiler.in_row``) as that index is
-        walked: a page of 50 then reads about 5,000 rows at most, and each row is read
-        anyway. Through the label rows PostgreSQL would probe the label primary key for
-        every row walked (a random read each: 14-55 ms at 1M) or join and sort every match.
-        Rarer terms keep the label rows (bitmap or join, then sort): walking would read too
-        many rows. The label rows' form stays the one that is counted (``total``)."""
+        Label terms common enough, by the planner's estimates (which the label statistics
+        make good: ``team:a or team:b``, a key such as ``release`` on 2 %, ``model:m``
+        sorted by duration, ``dataset:d and @phase:FAILED``), are tested in the row
+        (``ExpressionCompiler.in_row``) as the sort order's index is walked. Walking reads
+        ``limit * walked / matches`` rows, each for about 1 µs (the row is read anyway);
+        through the label rows PostgreSQL either probes the label primary key for every row
+        walked or joins every match and sorts it, about ``WALK_COST_RATIO`` times as much
+        per match (a random read each). So the walk wins when ``matches**2 * ratio >= limit
+        * walked``: at 1M executions and a page of 50, from about 1,400 matches (0.14 %).
+        Rarer terms keep the label rows (bitmap or join, then sort). The label rows' form
+        stays the one that is counted (``total``)."""
         expression = self.expression
         walkable = _walkable_terms(expression)
         if not walkable:
@@ -1018,7 +1020,7 @@ class ListQuery:
         for rows in labelled:
             matches *= min(rows, in_scope) / max(in_scope, 1)
         self._plan["rows"] = round(matches)
-        if matches < walked_rows * WALK_SHARE:
+        if matches * matches * WALK_COST_RATIO < (self.limit + 1) * walked_rows:
             return queryset, expression
         self._plan["counted"] = finish(queryset.filter(compiler.compile(expression)))
         for term in walkable:
@@ -1133,8 +1135,10 @@ class ListQuery:
 # Sort orders an index walks (``execution_time``/``execution_project_time``,
 # ``execution_duration``): the ones worth testing label terms in the row for.
 _WALKED_SORT_KEYS = frozenset({"created_at", "duration"})
-# Walk when one execution in 100 of the scope matches or more (see ListQuery.filter).
-WALK_SHARE = 0.01
+# What a match costs through the label rows (a random index or heap read, about 20-35 µs
+# at 1M) against a row walked in an execution index and tested in place (about 1 µs):
+# see ListQuery._walk.
+WALK_COST_RATIO = 25
 
 
 def _label_terms(node: Node) -> list[LabelTerm]:
