@@ -68,6 +68,33 @@ def record_event(
     message: str = "",
     step_id: int | None = None,
 ) -> EventResult:
+    """Record an event of the execution (or of its step ``step_id``), moving its phase when
+    the rules above allow."""
+    _check_event(phase, event_id, message)
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
+        if execution is None:
+            raise NotFound("No such execution.")
+        return _apply(execution, phase, occurred_at, event_id, message, step_id)
+
+
+def record_event_locked(
+    execution: Execution,
+    *,
+    phase: str,
+    occurred_at: datetime | None = None,
+    event_id: str | None = None,
+    message: str = "",
+    step_id: int | None = None,
+) -> EventResult:
+    """``record_event`` for an execution that the caller fetched with
+    ``select_for_update()`` in the transaction it is in: the API fetches, locks and checks
+    access to the execution in one statement, then records the event (BENCHMARKS.md, I2)."""
+    _check_event(phase, event_id, message)
+    return _apply(execution, phase, occurred_at, event_id, message, step_id)
+
+
+def _check_event(phase: str, event_id: str | None, message: str) -> None:
     if phase not in Phase.values:
         raise ExecboardError(
             f"Unknown phase {phase!r}; expected one of {', '.join(Phase.values)}.", field="phase"
@@ -80,48 +107,54 @@ def record_event(
         raise ExecboardError("The message is longer than 64 KiB.", field="message")
     if event_id is not None:
         utf8_size(event_id, "event_id")
+
+
+def _apply(
+    execution: Execution,
+    phase: str,
+    occurred_at: datetime | None,
+    event_id: str | None,
+    message: str,
+    step_id: int | None,
+) -> EventResult:
+    """The decision and its writes, on an execution whose row the caller holds locked."""
     occurred_at = occurred_at or timezone.now()
+    if event_id is not None:
+        duplicate = execution.events.filter(event_id=event_id).first()
+        if duplicate is not None:
+            return EventResult(duplicate, created=False)
 
-    with transaction.atomic():
-        execution = Execution.objects.select_for_update().filter(pk=execution_id).first()
-        if execution is None:
-            raise NotFound("No such execution.")
-        if event_id is not None:
-            duplicate = execution.events.filter(event_id=event_id).first()
-            if duplicate is not None:
-                return EventResult(duplicate, created=False)
-
-        step = None
-        if step_id is not None:
-            step = execution.steps.filter(pk=step_id).first()
-            if step is None:
-                raise ExecboardError("No such step in this execution.", field="step")
-            applied = _transition(step, phase, occurred_at, "step")
-            if applied:
-                step.save(update_fields=["phase", "phase_occurred_at", "started_at", "ended_at"])
-        else:
-            applied = _transition(execution, phase, occurred_at, "execution")
-            if applied:
-                _derive_execution_fields(execution, phase, message)
-                execution.save(
-                    update_fields=[
-                        "phase",
-                        "phase_occurred_at",
-                        "started_at",
-                        "ended_at",
-                        "duration",
-                        "error",
-                    ]
-                )
-        event = Event.objects.create(
-            execution=execution,
-            step=step,
-            phase=phase,
-            occurred_at=occurred_at,
-            event_id=event_id,
-            message=message,
-            applied=applied,
-        )
+    step = None
+    if step_id is not None:
+        step = execution.steps.filter(pk=step_id).first()
+        if step is None:
+            raise ExecboardError("No such step in this execution.", field="step")
+        applied = _transition(step, phase, occurred_at, "step")
+        if applied:
+            step.save(update_fields=["phase", "phase_occurred_at", "started_at", "ended_at"])
+    else:
+        applied = _transition(execution, phase, occurred_at, "execution")
+        if applied:
+            _derive_execution_fields(execution, phase, message)
+            execution.save(
+                update_fields=[
+                    "phase",
+                    "phase_occurred_at",
+                    "started_at",
+                    "ended_at",
+                    "duration",
+                    "error",
+                ]
+            )
+    event = Event.objects.create(
+        execution=execution,
+        step=step,
+        phase=phase,
+        occurred_at=occurred_at,
+        event_id=event_id,
+        message=message,
+        applied=applied,
+    )
     return EventResult(event, created=True)
 
 
