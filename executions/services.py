@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_BULK = 1000
 # Any id an execution can have; anything else names no execution and is not looked up.
 EXECUTION_ID_RE = re.compile(r"[a-z0-9]{1,16}\Z")
+MODES = frozenset(Mode.values)
 
 
 def utf8_size(text: str, field_name: str) -> int:
@@ -181,7 +183,7 @@ def prepare_execution(
             )
     if mode in (None, ""):
         mode = Mode.CHILD if parent_execution else Mode.MANUAL
-    if mode not in Mode.values:
+    if mode not in MODES:
         raise ExecboardError(
             f"Unknown mode {mode!r}; expected one of {', '.join(Mode.values)}.", field="mode"
         )
@@ -217,17 +219,9 @@ def _label_rows(execution: Execution, labels: Mapping[str, str]) -> list[Label]:
 
 def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
     executions = [spec.execution for spec in specs]
-    if connection.vendor == "postgresql" and len(specs) > 1:
+    if connection.vendor == "postgresql":
         _copy_executions(executions)
-        _copy(
-            Label,
-            ("execution_id", "key", "value", "project_id", "created_at"),
-            (
-                (execution.id, key, value, execution.project_id, execution.created_at)
-                for execution, spec in zip(executions, specs, strict=True)
-                for key, value in spec.labels.items()
-            ),
-        )
+        _copy_labels(specs)
     else:
         Execution.objects.bulk_create(executions)
         Label.objects.bulk_create(
@@ -236,40 +230,120 @@ def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
     return executions
 
 
+def _execution_values(execution: Execution) -> list[Any]:
+    """Every concrete field's database value, prepared as ``bulk_create`` would (``pre_save``,
+    then the database value)."""
+    return [
+        field.get_db_prep_save(field.pre_save(execution, True), connection)
+        for field in Execution._meta.concrete_fields
+    ]
+
+
+def _mark_saved(execution: Execution) -> None:
+    execution._state.adding = False
+    execution._state.db = connection.alias
+
+
 def _copy_executions(executions: Sequence[Execution]) -> None:
-    """``bulk_create`` by ``COPY``: every concrete field prepared as ``bulk_create`` would
-    (``pre_save``, then the database value), and the instances marked as saved."""
-    fields = Execution._meta.concrete_fields
+    """``bulk_create`` by ``COPY``, the instances marked as saved."""
     _copy(
         Execution,
-        tuple(f.column for f in fields),
-        (
-            tuple(f.get_db_prep_save(f.pre_save(execution, True), connection) for f in fields)
-            for execution in executions
-        ),
+        tuple(field.column for field in Execution._meta.concrete_fields),
+        (_execution_values(execution) for execution in executions),
     )
     for execution in executions:
-        execution._state.adding = False
-        execution._state.db = connection.alias
+        _mark_saved(execution)
 
 
-def _copy(model, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+# COPY's text format gives these characters a meaning; escaped, they are data.
+COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# Label rows are written sorted by (key, value) in batches of this many executions:
+# consecutive rows then go to neighbouring pages of the label indexes, which made
+# PostgreSQL's part of a bulk request about 10 % cheaper than rows in execution order.
+LABEL_BATCH = 100
+LABEL_COLUMNS = ("execution_id", "key", "value", "project_id", "created_at")
+
+
+def _copy_labels(specs: Sequence[ExecutionSpec]) -> None:
+    """The label rows of ``specs`` by ``COPY``, each line written here in COPY's text format:
+    psycopg's ``write_row``, adapting value by value, cost as much as PostgreSQL's own
+    parsing of the 21,000 rows of a bulk request (BENCHMARKS.md, I1)."""
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(_copy_statement(Label, LABEL_COLUMNS)) as copy,
+    ):
+        for start in range(0, len(specs), LABEL_BATCH):
+            rows = []
+            for spec in specs[start : start + LABEL_BATCH]:
+                execution = spec.execution
+                tail = f"{execution.project_id}\t{execution.created_at.isoformat()}\n"
+                rows.extend(
+                    (
+                        key.translate(COPY_TEXT_ESCAPES),
+                        value.translate(COPY_TEXT_ESCAPES),
+                        execution.id,
+                        tail,
+                    )
+                    for key, value in spec.labels.items()
+                )
+            rows.sort()
+            copy.write("".join(f"{eid}\t{key}\t{value}\t{tail}" for key, value, eid, tail in rows))
+
+
+def _copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
     """Write many rows with one ``COPY`` (PostgreSQL): for a bulk request of 1,000
     executions with 21 labels each, building the instances and binding an ``INSERT …
     UNNEST`` (arrays escaped client-side) took four times as long as the database's own
     work (BENCHMARKS.md, I1). Inside the caller's transaction: all or nothing still."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(model, columns)) as copy:
         for row in rows:
             copy.write_row(row)
 
 
-@transaction.atomic
+def _copy_statement(model, columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+@functools.cache
+def _insert_one_statement() -> str:
+    """An execution and its labels in one ``INSERT`` (PostgreSQL): the execution's values,
+    then its id, project and time once and the label keys and values as two arrays."""
+    quote = connection.ops.quote_name
+    fields = Execution._meta.concrete_fields
+    return (
+        f"WITH execution AS (INSERT INTO {quote(Execution._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})) "
+        f"INSERT INTO {quote(Label._meta.db_table)} ({', '.join(map(quote, LABEL_COLUMNS))}) "
+        "SELECT %s, label.key, label.value, %s, %s "
+        "FROM unnest(%s::text[], %s::text[]) AS label (key, value)"
+    )
+
+
 def execution_create(**kwargs: Any) -> Execution:
-    """Create one execution with its effective labels (see ``prepare_execution``)."""
-    return _insert([prepare_execution(**kwargs)])[0]
+    """Create one execution with its effective labels (see ``prepare_execution``). On
+    PostgreSQL the execution and its labels are one statement, atomic by itself: no
+    transaction to begin and commit around two inserts, which is a third of the statements of
+    a create (BENCHMARKS.md, I2)."""
+    spec = prepare_execution(**kwargs)
+    execution = spec.execution
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            return _insert([spec])[0]
+    params = [
+        *_execution_values(execution),
+        execution.id,
+        execution.project_id,
+        execution.created_at,
+        list(spec.labels),
+        list(spec.labels.values()),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_one_statement(), params)
+    _mark_saved(execution)
+    return execution
 
 
 @transaction.atomic
