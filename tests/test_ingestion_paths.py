@@ -82,7 +82,7 @@ def test_a_bulk_create_keeps_awkward_label_text_as_it_was_sent(api, project):
     assert Label.objects.count() == 250 * 4
 
 
-def test_an_event_fetches_and_locks_the_execution_in_one_statement(api, project):
+def test_an_event_locks_the_execution_in_one_statement_and_writes_in_another(api, project):
     execution = make_execution(project)
     url = f"/api/v1/executions/{execution.pk}/events/"
     api.get("/api/v1/projects/")  # the token's last use is written once a minute, not here
@@ -96,6 +96,12 @@ def test_an_event_fetches_and_locks_the_execution_in_one_statement(api, project)
     if ON_POSTGRESQL:
         assert 'FOR UPDATE OF "executions_execution"' in selects[0]
     assert not scope_lookups(event)
+    writes = [
+        q["sql"]
+        for q in event.captured_queries
+        if q["sql"].startswith(("UPDATE", "INSERT", "WITH"))
+    ]
+    assert len(writes) == (1 if ON_POSTGRESQL else 2)
     assert Event.objects.get(execution=execution).phase == "RUNNING"
 
 
