@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from psycopg import sql
@@ -233,8 +234,10 @@ def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
 def _execution_values(execution: Execution) -> list[Any]:
     """Every concrete field's database value, prepared as ``bulk_create`` would (``pre_save``,
     then the database value)."""
+    # The connection itself, not the proxy: ``connection`` looks itself up on every use.
+    db = connections[DEFAULT_DB_ALIAS]
     return [
-        field.get_db_prep_save(field.pre_save(execution, True), connection)
+        field.get_db_prep_save(field.pre_save(execution, True), db)
         for field in Execution._meta.concrete_fields
     ]
 
@@ -255,7 +258,10 @@ def _copy_executions(executions: Sequence[Execution]) -> None:
         _mark_saved(execution)
 
 
-# COPY's text format gives these characters a meaning; escaped, they are data.
+# COPY's text format gives these characters a meaning; escaped, they are data. Label text
+# rarely has any (keys cannot, values cannot but for the backslash), so an execution's labels
+# are searched at once and escaped only when one is there.
+COPY_TEXT_SPECIAL = re.compile(r"[\\\t\n\r]")
 COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # Label rows are written sorted by (key, value) in batches of this many executions:
 # consecutive rows then go to neighbouring pages of the label indexes, which made
@@ -267,27 +273,25 @@ LABEL_COLUMNS = ("execution_id", "key", "value", "project_id", "created_at")
 def _copy_labels(specs: Sequence[ExecutionSpec]) -> None:
     """The label rows of ``specs`` by ``COPY``, each line written here in COPY's text format:
     psycopg's ``write_row``, adapting value by value, cost as much as PostgreSQL's own
-    parsing of the 21,000 rows of a bulk request (BENCHMARKS.md, I1)."""
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(_copy_statement(Label, LABEL_COLUMNS)) as copy,
-    ):
+    parsing of the 21,000 rows of a bulk request (BENCHMARKS.md, I1). A line starts with the
+    key and the value, so that sorting the lines sorts the rows by (key, value)."""
+    columns = ("key", "value", "execution_id", "project_id", "created_at")
+    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(Label, columns)) as copy:
         for start in range(0, len(specs), LABEL_BATCH):
-            rows = []
+            lines = []
             for spec in specs[start : start + LABEL_BATCH]:
                 execution = spec.execution
-                tail = f"{execution.project_id}\t{execution.created_at.isoformat()}\n"
-                rows.extend(
-                    (
-                        key.translate(COPY_TEXT_ESCAPES),
-                        value.translate(COPY_TEXT_ESCAPES),
-                        execution.id,
-                        tail,
-                    )
-                    for key, value in spec.labels.items()
-                )
-            rows.sort()
-            copy.write("".join(f"{eid}\t{key}\t{value}\t{tail}" for key, value, eid, tail in rows))
+                created = execution.created_at.isoformat()
+                tail = f"\t{execution.id}\t{execution.project_id}\t{created}\n"
+                labels = spec.labels.items()
+                if COPY_TEXT_SPECIAL.search("".join(itertools.chain.from_iterable(labels))):
+                    labels = [
+                        (key.translate(COPY_TEXT_ESCAPES), value.translate(COPY_TEXT_ESCAPES))
+                        for key, value in labels
+                    ]
+                lines.extend(f"{key}\t{value}{tail}" for key, value in labels)
+            lines.sort()
+            copy.write("".join(lines))
 
 
 def _copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
