@@ -6,7 +6,8 @@ import functools
 import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,8 +154,11 @@ def prepare_execution(
     inputs: Any = None,
     parent: Any = None,
     mode: Any = None,
+    parents: Mapping[str, Execution] | None = None,
 ) -> ExecutionSpec:
-    """Validate everything an execution needs, touching nothing; raise on the first problem."""
+    """Validate everything an execution needs, touching nothing; raise on the first problem.
+    ``parents``, when given, holds every execution the parent may be, fetched beforehand
+    (``_parents_named``): then nothing here queries the database."""
     if domain not in settings.EXECBOARD_DOMAINS:
         raise ExecboardError(
             f"Unknown domain {domain!r}; expected one of {', '.join(settings.EXECBOARD_DOMAINS)}.",
@@ -174,8 +178,11 @@ def prepare_execution(
     if parent not in (None, ""):
         if not isinstance(parent, str):
             raise ExecboardError("parent must be an execution id.", field="parent")
-        parent_execution = None
-        if EXECUTION_ID_RE.match(parent):
+        if parents is not None:
+            parent_execution = parents.get(parent)
+            if parent_execution is not None and parent_execution.project_id != project.pk:
+                parent_execution = None
+        elif EXECUTION_ID_RE.match(parent):
             parent_execution = Execution.objects.filter(pk=parent, project=project).first()
         if parent_execution is None:
             raise ExecboardError(
@@ -219,15 +226,12 @@ def _label_rows(execution: Execution, labels: Mapping[str, str]) -> list[Label]:
 
 
 def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
+    """``bulk_create`` of the executions and their labels (databases other than PostgreSQL)."""
     executions = [spec.execution for spec in specs]
-    if connection.vendor == "postgresql":
-        _copy_executions(executions)
-        _copy_labels(specs)
-    else:
-        Execution.objects.bulk_create(executions)
-        Label.objects.bulk_create(
-            [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
-        )
+    Execution.objects.bulk_create(executions)
+    Label.objects.bulk_create(
+        [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
+    )
     return executions
 
 
@@ -270,28 +274,25 @@ LABEL_BATCH = 100
 LABEL_COLUMNS = ("execution_id", "key", "value", "project_id", "created_at")
 
 
-def _copy_labels(specs: Sequence[ExecutionSpec]) -> None:
-    """The label rows of ``specs`` by ``COPY``, each line written here in COPY's text format:
-    psycopg's ``write_row``, adapting value by value, cost as much as PostgreSQL's own
-    parsing of the 21,000 rows of a bulk request (BENCHMARKS.md, I1). A line starts with the
-    key and the value, so that sorting the lines sorts the rows by (key, value)."""
-    columns = ("key", "value", "execution_id", "project_id", "created_at")
-    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(Label, columns)) as copy:
-        for start in range(0, len(specs), LABEL_BATCH):
-            lines = []
-            for spec in specs[start : start + LABEL_BATCH]:
-                execution = spec.execution
-                created = execution.created_at.isoformat()
-                tail = f"\t{execution.id}\t{execution.project_id}\t{created}\n"
-                labels = spec.labels.items()
-                if COPY_TEXT_SPECIAL.search("".join(itertools.chain.from_iterable(labels))):
-                    labels = [
-                        (key.translate(COPY_TEXT_ESCAPES), value.translate(COPY_TEXT_ESCAPES))
-                        for key, value in labels
-                    ]
-                lines.extend(f"{key}\t{value}{tail}" for key, value in labels)
-            lines.sort()
-            copy.write("".join(lines))
+def _label_lines(specs: Sequence[ExecutionSpec]) -> str:
+    """The label rows of ``specs`` in COPY's text format, written here: psycopg's
+    ``write_row``, adapting value by value, cost as much as PostgreSQL's own parsing of the
+    21,000 rows of a bulk request (BENCHMARKS.md, I1). A line starts with the key and the
+    value, so that sorting the lines sorts the rows by (key, value)."""
+    lines = []
+    for spec in specs:
+        execution = spec.execution
+        created = execution.created_at.isoformat()
+        tail = f"\t{execution.id}\t{execution.project_id}\t{created}\n"
+        labels = spec.labels.items()
+        if COPY_TEXT_SPECIAL.search("".join(itertools.chain.from_iterable(labels))):
+            labels = [
+                (key.translate(COPY_TEXT_ESCAPES), value.translate(COPY_TEXT_ESCAPES))
+                for key, value in labels
+            ]
+        lines.extend(f"{key}\t{value}{tail}" for key, value in labels)
+    lines.sort()
+    return "".join(lines)
 
 
 def _copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
@@ -360,7 +361,12 @@ def executions_create_bulk(
 ) -> list[Execution]:
     """Create up to 1,000 executions, all or nothing. ``resolve_project(slug)`` returns the
     project or raises an ``ExecboardError``; it is called once per distinct project. An error
-    names the failing index in its field and message."""
+    names the failing index in its field and message.
+
+    Projects and parents are all looked up first, so that validating the executions needs
+    the database no more: on PostgreSQL their label rows go to a ``COPY`` as each batch is
+    validated, and the database writes them while the next batch is validated (an error
+    cancels the ``COPY`` and the transaction)."""
     if not isinstance(items, list) or not items:
         raise ExecboardError("executions must be a non-empty list.", field="executions")
     if len(items) > MAX_BULK:
@@ -370,38 +376,95 @@ def executions_create_bulk(
             code="too_many",
             status=413,
         )
+    projects = _projects_named(items, resolve_project)
+    parents = _parents_named(items)
     specs = []
-    projects: dict[str, Project] = {}
-    for index, item in enumerate(items):
-        try:
-            if not isinstance(item, Mapping):
-                raise ExecboardError("Each execution must be a JSON object.")
-            unknown = set(item) - CREATE_FIELDS
-            if unknown:
-                raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-            slug = item.get("project")
-            if not isinstance(slug, str) or not slug:
-                raise ExecboardError("project is required.", field="project")
-            if slug not in projects:
-                projects[slug] = resolve_project(slug)
-                # prefetch: the defaults are read once per project, not once per execution.
-                prefetch_related_objects([projects[slug]], "default_labels")
-            project = projects[slug]
-            fields = {k: v for k, v in item.items() if k != "project"}
-            specs.append(
-                prepare_execution(
+    with _label_writer() as write_labels:
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, Mapping):
+                    raise ExecboardError("Each execution must be a JSON object.")
+                unknown = set(item) - CREATE_FIELDS
+                if unknown:
+                    raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+                slug = item.get("project")
+                if not isinstance(slug, str) or not slug:
+                    raise ExecboardError("project is required.", field="project")
+                project = projects[slug]
+                if isinstance(project, ExecboardError):
+                    raise project
+                fields = {k: v for k, v in item.items() if k != "project"}
+                spec = prepare_execution(
                     project=project,
                     launched_by=launched_by,
                     production_namespace=production_namespace,
+                    parents=parents,
                     **fields,
                 )
-            )
-        except ExecboardError as error:
-            inner = f".{error.field}" if error.field else ""
-            error.field = f"executions[{index}]{inner}"
-            error.message = f"Execution {index}: {error.message}"
-            raise
-    return _insert(specs)
+            except ExecboardError as error:
+                inner = f".{error.field}" if error.field else ""
+                error.field = f"executions[{index}]{inner}"
+                error.message = f"Execution {index}: {error.message}"
+                raise
+            specs.append(spec)
+            write_labels(spec)
+    executions = [spec.execution for spec in specs]
+    if connection.vendor == "postgresql":
+        _copy_executions(executions)
+    else:
+        _insert(specs)
+    return executions
+
+
+def _projects_named(items: Sequence[Any], resolve_project) -> dict[str, Project | ExecboardError]:
+    """Each project the items name, or the error that resolving it raised: kept to be raised
+    at the first item that names it, so that an earlier item's error still comes first."""
+    projects: dict[str, Project | ExecboardError] = {}
+    for item in items:
+        slug = item.get("project") if isinstance(item, Mapping) else None
+        if isinstance(slug, str) and slug and slug not in projects:
+            try:
+                projects[slug] = resolve_project(slug)
+            except ExecboardError as error:
+                projects[slug] = error
+            else:
+                # prefetch: the defaults are read once per project, not once per execution.
+                prefetch_related_objects([projects[slug]], "default_labels")
+    return projects
+
+
+def _parents_named(items: Sequence[Any]) -> dict[str, Execution]:
+    """The executions the items name as their parent, in one query."""
+    ids = {
+        item["parent"]
+        for item in items
+        if isinstance(item, Mapping)
+        and isinstance(item.get("parent"), str)
+        and EXECUTION_ID_RE.match(item["parent"])
+    }
+    return Execution.objects.in_bulk(ids) if ids else {}
+
+
+@contextmanager
+def _label_writer() -> Iterator[Callable[[ExecutionSpec], None]]:
+    """On PostgreSQL, a ``COPY`` of label rows that the caller feeds execution by execution,
+    written in batches of ``LABEL_BATCH``; elsewhere nothing (``_insert`` writes them)."""
+    if connection.vendor != "postgresql":
+        yield lambda spec: None
+        return
+    columns = ("key", "value", "execution_id", "project_id", "created_at")
+    batch: list[ExecutionSpec] = []
+    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(Label, columns)) as copy:
+
+        def write(spec: ExecutionSpec) -> None:
+            batch.append(spec)
+            if len(batch) == LABEL_BATCH:
+                copy.write(_label_lines(batch))
+                batch.clear()
+
+        yield write
+        if batch:
+            copy.write(_label_lines(batch))
 
 
 CREATE_FIELDS = frozenset(

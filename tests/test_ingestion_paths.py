@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from executions.models import Event, Execution, Label
 from projects.models import ApiToken
-from tests.factories import make_execution
+from tests.factories import ProjectFactory, make_execution
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +129,43 @@ def test_a_limited_token_reads_its_projects_once_per_request(project, editor):
     with CaptureQueriesContext(connection) as read:
         assert client.get("/api/v1/executions/", {"project": "nlp"}).status_code == 200
     assert len(scope_lookups(read)) == 1
+
+
+def bulk(api, items):
+    return api.post("/api/v1/executions/bulk/", {"executions": items}, format="json")
+
+
+def item(**fields):
+    return {"project": "nlp", "domain": "development", "workflow": "w", **fields}
+
+
+def test_a_bulk_create_failing_after_label_rows_were_written_writes_nothing(api, project):
+    items = [item(labels={"i": str(i)}) for i in range(300)]
+    items[250]["labels"] = {"bad key": "x"}
+    response = bulk(api, items)
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "executions[250].labels"
+    assert not Execution.objects.exists()
+    assert not Label.objects.exists()
+
+
+def test_a_bulk_create_reports_an_earlier_error_before_a_later_unknown_project(api, project):
+    response = bulk(api, [item(), item(domain="nowhere"), item(project="nope")])
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "executions[1].domain"
+
+
+def test_a_bulk_create_finds_parents_in_the_project_only(api, project):
+    parent = make_execution(project)
+    other = make_execution(ProjectFactory(slug="other"))
+    response = bulk(api, [item(parent=parent.pk), item(parent=parent.pk, mode="MANUAL")])
+    assert response.status_code == 201
+    created = response.json()["executions"]
+    assert [(e["parent"], e["mode"]) for e in created] == [
+        (parent.pk, "CHILD"),
+        (parent.pk, "MANUAL"),
+    ]
+    refused = bulk(api, [item(), item(parent=other.pk)])
+    assert refused.status_code == 400
+    assert refused.json()["error"]["field"] == "executions[1].parent"
+    assert Execution.objects.count() == 4
