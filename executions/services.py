@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from psycopg import sql
@@ -24,6 +27,7 @@ MAX_JSON_BYTES = 64 * 1024
 MAX_BULK = 1000
 # Any id an execution can have; anything else names no execution and is not looked up.
 EXECUTION_ID_RE = re.compile(r"[a-z0-9]{1,16}\Z")
+MODES = frozenset(Mode.values)
 
 
 def utf8_size(text: str, field_name: str) -> int:
@@ -150,8 +154,11 @@ def prepare_execution(
     inputs: Any = None,
     parent: Any = None,
     mode: Any = None,
+    parents: Mapping[str, Execution] | None = None,
 ) -> ExecutionSpec:
-    """Validate everything an execution needs, touching nothing; raise on the first problem."""
+    """Validate everything an execution needs, touching nothing; raise on the first problem.
+    ``parents``, when given, holds every execution the parent may be, fetched beforehand
+    (``_parents_named``): then nothing here queries the database."""
     if domain not in settings.EXECBOARD_DOMAINS:
         raise ExecboardError(
             f"Unknown domain {domain!r}; expected one of {', '.join(settings.EXECBOARD_DOMAINS)}.",
@@ -171,8 +178,11 @@ def prepare_execution(
     if parent not in (None, ""):
         if not isinstance(parent, str):
             raise ExecboardError("parent must be an execution id.", field="parent")
-        parent_execution = None
-        if EXECUTION_ID_RE.match(parent):
+        if parents is not None:
+            parent_execution = parents.get(parent)
+            if parent_execution is not None and parent_execution.project_id != project.pk:
+                parent_execution = None
+        elif EXECUTION_ID_RE.match(parent):
             parent_execution = Execution.objects.filter(pk=parent, project=project).first()
         if parent_execution is None:
             raise ExecboardError(
@@ -181,7 +191,7 @@ def prepare_execution(
             )
     if mode in (None, ""):
         mode = Mode.CHILD if parent_execution else Mode.MANUAL
-    if mode not in Mode.values:
+    if mode not in MODES:
         raise ExecboardError(
             f"Unknown mode {mode!r}; expected one of {', '.join(Mode.values)}.", field="mode"
         )
@@ -216,60 +226,129 @@ def _label_rows(execution: Execution, labels: Mapping[str, str]) -> list[Label]:
 
 
 def _insert(specs: Sequence[ExecutionSpec]) -> list[Execution]:
+    """``bulk_create`` of the executions and their labels (databases other than PostgreSQL)."""
     executions = [spec.execution for spec in specs]
-    if connection.vendor == "postgresql" and len(specs) > 1:
-        _copy_executions(executions)
-        _copy(
-            Label,
-            ("execution_id", "key", "value", "project_id", "created_at"),
-            (
-                (execution.id, key, value, execution.project_id, execution.created_at)
-                for execution, spec in zip(executions, specs, strict=True)
-                for key, value in spec.labels.items()
-            ),
-        )
-    else:
-        Execution.objects.bulk_create(executions)
-        Label.objects.bulk_create(
-            [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
-        )
+    Execution.objects.bulk_create(executions)
+    Label.objects.bulk_create(
+        [row for spec in specs for row in _label_rows(spec.execution, spec.labels)]
+    )
     return executions
 
 
+def _execution_values(execution: Execution) -> list[Any]:
+    """Every concrete field's database value, prepared as ``bulk_create`` would (``pre_save``,
+    then the database value)."""
+    # The connection itself, not the proxy: ``connection`` looks itself up on every use.
+    db = connections[DEFAULT_DB_ALIAS]
+    return [
+        field.get_db_prep_save(field.pre_save(execution, True), db)
+        for field in Execution._meta.concrete_fields
+    ]
+
+
+def _mark_saved(execution: Execution) -> None:
+    execution._state.adding = False
+    execution._state.db = connection.alias
+
+
 def _copy_executions(executions: Sequence[Execution]) -> None:
-    """``bulk_create`` by ``COPY``: every concrete field prepared as ``bulk_create`` would
-    (``pre_save``, then the database value), and the instances marked as saved."""
-    fields = Execution._meta.concrete_fields
+    """``bulk_create`` by ``COPY``, the instances marked as saved."""
     _copy(
         Execution,
-        tuple(f.column for f in fields),
-        (
-            tuple(f.get_db_prep_save(f.pre_save(execution, True), connection) for f in fields)
-            for execution in executions
-        ),
+        tuple(field.column for field in Execution._meta.concrete_fields),
+        (_execution_values(execution) for execution in executions),
     )
     for execution in executions:
-        execution._state.adding = False
-        execution._state.db = connection.alias
+        _mark_saved(execution)
 
 
-def _copy(model, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+# COPY's text format gives these characters a meaning; escaped, they are data. Label text
+# rarely has any (keys cannot, values cannot but for the backslash), so an execution's labels
+# are searched at once and escaped only when one is there.
+COPY_TEXT_SPECIAL = re.compile(r"[\\\t\n\r]")
+COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# Label rows are written sorted by (key, value) in batches of this many executions:
+# consecutive rows then go to neighbouring pages of the label indexes, which made
+# PostgreSQL's part of a bulk request about 10 % cheaper than rows in execution order.
+LABEL_BATCH = 100
+LABEL_COLUMNS = ("execution_id", "key", "value", "project_id", "created_at")
+
+
+def _label_lines(specs: Sequence[ExecutionSpec]) -> str:
+    """The label rows of ``specs`` in COPY's text format, written here: psycopg's
+    ``write_row``, adapting value by value, cost as much as PostgreSQL's own parsing of the
+    21,000 rows of a bulk request (BENCHMARKS.md, I1). A line starts with the key and the
+    value, so that sorting the lines sorts the rows by (key, value)."""
+    lines = []
+    for spec in specs:
+        execution = spec.execution
+        created = execution.created_at.isoformat()
+        tail = f"\t{execution.id}\t{execution.project_id}\t{created}\n"
+        labels = spec.labels.items()
+        if COPY_TEXT_SPECIAL.search("".join(itertools.chain.from_iterable(labels))):
+            labels = [
+                (key.translate(COPY_TEXT_ESCAPES), value.translate(COPY_TEXT_ESCAPES))
+                for key, value in labels
+            ]
+        lines.extend(f"{key}\t{value}{tail}" for key, value in labels)
+    lines.sort()
+    return "".join(lines)
+
+
+def _copy(model, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
     """Write many rows with one ``COPY`` (PostgreSQL): for a bulk request of 1,000
     executions with 21 labels each, building the instances and binding an ``INSERT …
     UNNEST`` (arrays escaped client-side) took four times as long as the database's own
     work (BENCHMARKS.md, I1). Inside the caller's transaction: all or nothing still."""
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(model, columns)) as copy:
         for row in rows:
             copy.write_row(row)
 
 
-@transaction.atomic
+def _copy_statement(model, columns: Sequence[str]) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(model._meta.db_table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+@functools.cache
+def _insert_one_statement() -> str:
+    """An execution and its labels in one ``INSERT`` (PostgreSQL): the execution's values,
+    then its id, project and time once and the label keys and values as two arrays."""
+    quote = connection.ops.quote_name
+    fields = Execution._meta.concrete_fields
+    return (
+        f"WITH execution AS (INSERT INTO {quote(Execution._meta.db_table)} "
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})) "
+        f"INSERT INTO {quote(Label._meta.db_table)} ({', '.join(map(quote, LABEL_COLUMNS))}) "
+        "SELECT %s, label.key, label.value, %s, %s "
+        "FROM unnest(%s::text[], %s::text[]) AS label (key, value)"
+    )
+
+
 def execution_create(**kwargs: Any) -> Execution:
-    """Create one execution with its effective labels (see ``prepare_execution``)."""
-    return _insert([prepare_execution(**kwargs)])[0]
+    """Create one execution with its effective labels (see ``prepare_execution``). On
+    PostgreSQL the execution and its labels are one statement, atomic by itself: no
+    transaction to begin and commit around two inserts, which is a third of the statements of
+    a create (BENCHMARKS.md, I2)."""
+    spec = prepare_execution(**kwargs)
+    execution = spec.execution
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            return _insert([spec])[0]
+    params = [
+        *_execution_values(execution),
+        execution.id,
+        execution.project_id,
+        execution.created_at,
+        list(spec.labels),
+        list(spec.labels.values()),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_one_statement(), params)
+    _mark_saved(execution)
+    return execution
 
 
 @transaction.atomic
@@ -282,7 +361,12 @@ def executions_create_bulk(
 ) -> list[Execution]:
     """Create up to 1,000 executions, all or nothing. ``resolve_project(slug)`` returns the
     project or raises an ``ExecboardError``; it is called once per distinct project. An error
-    names the failing index in its field and message."""
+    names the failing index in its field and message.
+
+    Projects and parents are all looked up first, so that validating the executions needs
+    the database no more: on PostgreSQL their label rows go to a ``COPY`` as each batch is
+    validated, and the database writes them while the next batch is validated (an error
+    cancels the ``COPY`` and the transaction)."""
     if not isinstance(items, list) or not items:
         raise ExecboardError("executions must be a non-empty list.", field="executions")
     if len(items) > MAX_BULK:
@@ -292,38 +376,95 @@ def executions_create_bulk(
             code="too_many",
             status=413,
         )
+    projects = _projects_named(items, resolve_project)
+    parents = _parents_named(items)
     specs = []
-    projects: dict[str, Project] = {}
-    for index, item in enumerate(items):
-        try:
-            if not isinstance(item, Mapping):
-                raise ExecboardError("Each execution must be a JSON object.")
-            unknown = set(item) - CREATE_FIELDS
-            if unknown:
-                raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-            slug = item.get("project")
-            if not isinstance(slug, str) or not slug:
-                raise ExecboardError("project is required.", field="project")
-            if slug not in projects:
-                projects[slug] = resolve_project(slug)
-                # prefetch: the defaults are read once per project, not once per execution.
-                prefetch_related_objects([projects[slug]], "default_labels")
-            project = projects[slug]
-            fields = {k: v for k, v in item.items() if k != "project"}
-            specs.append(
-                prepare_execution(
+    with _label_writer() as write_labels:
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, Mapping):
+                    raise ExecboardError("Each execution must be a JSON object.")
+                unknown = set(item) - CREATE_FIELDS
+                if unknown:
+                    raise ExecboardError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+                slug = item.get("project")
+                if not isinstance(slug, str) or not slug:
+                    raise ExecboardError("project is required.", field="project")
+                project = projects[slug]
+                if isinstance(project, ExecboardError):
+                    raise project
+                fields = {k: v for k, v in item.items() if k != "project"}
+                spec = prepare_execution(
                     project=project,
                     launched_by=launched_by,
                     production_namespace=production_namespace,
+                    parents=parents,
                     **fields,
                 )
-            )
-        except ExecboardError as error:
-            inner = f".{error.field}" if error.field else ""
-            error.field = f"executions[{index}]{inner}"
-            error.message = f"Execution {index}: {error.message}"
-            raise
-    return _insert(specs)
+            except ExecboardError as error:
+                inner = f".{error.field}" if error.field else ""
+                error.field = f"executions[{index}]{inner}"
+                error.message = f"Execution {index}: {error.message}"
+                raise
+            specs.append(spec)
+            write_labels(spec)
+    executions = [spec.execution for spec in specs]
+    if connection.vendor == "postgresql":
+        _copy_executions(executions)
+    else:
+        _insert(specs)
+    return executions
+
+
+def _projects_named(items: Sequence[Any], resolve_project) -> dict[str, Project | ExecboardError]:
+    """Each project the items name, or the error that resolving it raised: kept to be raised
+    at the first item that names it, so that an earlier item's error still comes first."""
+    projects: dict[str, Project | ExecboardError] = {}
+    for item in items:
+        slug = item.get("project") if isinstance(item, Mapping) else None
+        if isinstance(slug, str) and slug and slug not in projects:
+            try:
+                projects[slug] = resolve_project(slug)
+            except ExecboardError as error:
+                projects[slug] = error
+            else:
+                # prefetch: the defaults are read once per project, not once per execution.
+                prefetch_related_objects([projects[slug]], "default_labels")
+    return projects
+
+
+def _parents_named(items: Sequence[Any]) -> dict[str, Execution]:
+    """The executions the items name as their parent, in one query."""
+    ids = {
+        item["parent"]
+        for item in items
+        if isinstance(item, Mapping)
+        and isinstance(item.get("parent"), str)
+        and EXECUTION_ID_RE.match(item["parent"])
+    }
+    return Execution.objects.in_bulk(ids) if ids else {}
+
+
+@contextmanager
+def _label_writer() -> Iterator[Callable[[ExecutionSpec], None]]:
+    """On PostgreSQL, a ``COPY`` of label rows that the caller feeds execution by execution,
+    written in batches of ``LABEL_BATCH``; elsewhere nothing (``_insert`` writes them)."""
+    if connection.vendor != "postgresql":
+        yield lambda spec: None
+        return
+    columns = ("key", "value", "execution_id", "project_id", "created_at")
+    batch: list[ExecutionSpec] = []
+    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(Label, columns)) as copy:
+
+        def write(spec: ExecutionSpec) -> None:
+            batch.append(spec)
+            if len(batch) == LABEL_BATCH:
+                copy.write(_label_lines(batch))
+                batch.clear()
+
+        yield write
+        if batch:
+            copy.write(_label_lines(batch))
 
 
 CREATE_FIELDS = frozenset(

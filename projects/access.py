@@ -8,9 +8,11 @@ token limited to some projects (``ApiToken.projects``) sees the others as missin
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from projects.models import ROLE_RANK, ApiToken, Membership, Project, Role
@@ -26,11 +28,9 @@ def role_of(user, project: Project) -> str | None:
     if cache is None:
         cache = user._execboard_roles = {}
     if project.pk not in cache:
-        cache[project.pk] = (
-            Membership.objects.filter(user=user, project=project)
-            .values_list("role", flat=True)
-            .first()
-        )
+        # At most one row (unique per user and project): no ORDER BY to build and sort.
+        roles = Membership.objects.filter(user=user, project=project).values_list("role", flat=True)
+        cache[project.pk] = next(iter(roles), None)
     return cache[project.pk]
 
 
@@ -52,20 +52,44 @@ def can_edit(user, project: Project, token: ApiToken | None = None) -> bool:
 
 
 def token_allows(token: ApiToken, project: Project) -> bool:
-    """A token limited to some projects works for those only. The token's projects are
-    read once per request (the token is fetched per request), not once per check."""
+    """A token limited to some projects works for those only."""
+    scoped = scoped_project_ids(token)
+    return not scoped or project.pk in scoped
+
+
+def scoped_project_ids(token: ApiToken) -> frozenset[int]:
+    """The projects the token is limited to (empty: all of the user's). Read once per
+    request (the token is fetched per request), not once per check; and not at all when
+    the token was fetched with ``has_projects`` (see ``with_scope``) and has none, which is
+    the common case."""
     scoped = getattr(token, "_scoped_project_ids", None)
     if scoped is None:
-        scoped = token._scoped_project_ids = frozenset(token.projects.values_list("pk", flat=True))
-    return not scoped or project.pk in scoped
+        if getattr(token, "has_projects", True):
+            scoped = frozenset(token.projects.values_list("pk", flat=True))
+        else:
+            scoped = frozenset()
+        token._scoped_project_ids = scoped
+    return scoped
+
+
+def with_scope(tokens: QuerySet[ApiToken]) -> QuerySet[ApiToken]:
+    """Tokens annotated with whether they are limited to some projects, so that checking an
+    unlimited token's scope needs no query of its own."""
+    return tokens.annotate(has_projects=_has_projects())
+
+
+@functools.cache
+def _has_projects() -> Exists:
+    """Built once: each query that uses it resolves its own copy."""
+    return Exists(ApiToken.projects.through.objects.filter(apitoken=OuterRef("pk")))
 
 
 def readable_projects(user, token: ApiToken | None = None) -> QuerySet[Project]:
     """Every project the user (through this token, if any) may read, for lists and counts."""
     projects = Project.objects.visible_to(user)
     if token is not None:
-        scoped = token.projects.all()
-        if scoped.exists():
+        scoped = scoped_project_ids(token)
+        if scoped:
             projects = projects.filter(pk__in=scoped)
     return projects
 
@@ -83,8 +107,9 @@ def check_access(
 
 
 def project_for(user, slug: str, role: str = Role.VIEWER, token: ApiToken | None = None) -> Project:
-    project = Project.objects.filter(slug=slug).first()
-    if project is None:
-        raise Http404("No such project.")
+    try:
+        project = Project.objects.get(slug=slug)
+    except Project.DoesNotExist:
+        raise Http404("No such project.") from None
     check_access(user, project, role, token)
     return project

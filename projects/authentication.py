@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from projects.access import with_scope
 from projects.models import ApiToken
 
 # last_used_at is for people auditing tokens; a minute's precision spares a write per request.
@@ -29,7 +30,9 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode()
         except UnicodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token.") from exc
-        token = ApiToken.objects.for_key(key)
+        # with_scope: whether the token is limited to some projects comes with it, so an
+        # unlimited token's access checks need no query of their own.
+        token = with_scope(ApiToken.objects.all()).for_key(key)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         now = timezone.now()

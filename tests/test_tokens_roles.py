@@ -156,6 +156,25 @@ def test_a_token_scoped_to_one_project_cannot_see_or_touch_another(bob, nlp):
     assert client.post("/api/v1/executions/", create_body("nlp"), format="json").status_code == 201
 
 
+def test_a_token_scoped_to_one_project_cannot_record_events_in_another(bob, nlp):
+    vision = ProjectFactory(slug="vision")
+    MembershipFactory(user=bob, project=nlp)
+    MembershipFactory(user=bob, project=vision)
+    hidden, own = make_execution(vision), make_execution(nlp)
+    _, key = ApiToken.issue(user=bob, name="t", projects=[nlp])
+    client = token_client(key)
+
+    refused = client.post(
+        f"/api/v1/executions/{hidden.pk}/events/", {"phase": "RUNNING"}, format="json"
+    )
+    assert refused.status_code == 404
+    assert not hidden.events.exists()
+    accepted = client.post(
+        f"/api/v1/executions/{own.pk}/events/", {"phase": "RUNNING"}, format="json"
+    )
+    assert accepted.status_code == 201
+
+
 def test_a_password_change_ends_the_users_tokens(bob, nlp):
     MembershipFactory(user=bob, project=nlp)
     _, key = ApiToken.issue(user=bob, name="t")

@@ -26,11 +26,21 @@ def api_project(request, slug, role: str = Role.VIEWER) -> Project:
     return project_for(request.user, slug, role, token=request_token(request))
 
 
-def api_execution(request, execution_id: str, role: str = Role.VIEWER) -> Execution:
+def api_execution(
+    request, execution_id: str, role: str = Role.VIEWER, *, lock: bool = False
+) -> Execution:
+    """The execution with its project, if the caller has ``role`` on the project. With
+    ``lock`` (inside a transaction), the statement that fetches the execution also locks its
+    row, and only its row: the project stays free for the project's other executions."""
     _require_login_to_write(request, role)
-    execution = Execution.objects.select_related("project").filter(pk=execution_id).first()
-    if execution is None:
-        raise Http404("No such execution.")
+    # select_related: the access check reads the project (one statement, not two).
+    executions = Execution.objects.select_related("project")
+    if lock:
+        executions = executions.select_for_update(of=("self",))
+    try:
+        execution = executions.get(pk=execution_id)
+    except Execution.DoesNotExist:
+        raise Http404("No such execution.") from None
     check_access(request.user, execution.project, role, token=request_token(request))
     return execution
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -18,7 +19,7 @@ from executions import services
 from executions.api import serializers as s
 from executions.api.access import api_execution, api_project, request_token, visible_projects
 from executions.errors import ExecboardError, NotFound
-from executions.events import record_event
+from executions.events import record_event_locked
 from executions.metadata import execution_metadata, step_metadata
 from executions.models import Execution
 from executions.query import MAX_LIMIT, SORT_KEYS, ListQuery, QueryError, api_groups
@@ -223,18 +224,21 @@ def execution_events(request, execution_id: str):
         execution = api_execution(request, execution_id)
         events = execution.events.select_related("step")
         return Response(s.EventSerializer(events, many=True).data)
-    execution = api_execution(request, execution_id, Role.EDITOR)
-    body = s.EventCreateSerializer(data=_body(request))
-    body.is_valid(raise_exception=True)
-    data = body.validated_data
-    result = record_event(
-        execution_id=execution.pk,
-        phase=data["phase"],
-        occurred_at=data.get("occurred_at"),
-        event_id=data.get("event_id"),
-        message=data.get("message", ""),
-        step_id=_step_id(execution, data.get("step")),
-    )
+    with transaction.atomic():
+        # One statement fetches the execution with its project and locks its row; access is
+        # checked on the locked row and the event recorded under that lock.
+        execution = api_execution(request, execution_id, Role.EDITOR, lock=True)
+        body = s.EventCreateSerializer(data=_body(request))
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        result = record_event_locked(
+            execution,
+            phase=data["phase"],
+            occurred_at=data.get("occurred_at"),
+            event_id=data.get("event_id"),
+            message=data.get("message", ""),
+            step_id=_step_id(execution, data.get("step")),
+        )
     return Response(
         s.EventSerializer(result.event).data,
         status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
