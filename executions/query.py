@@ -20,8 +20,8 @@ query                                           index
 ==============================================  ============================================
 latest in a project / everywhere                ``execution_project_time`` / ``execution_time``
 one label ``k:v`` in a project, latest first    ``label_project_kv_time`` (in time order)
-a label, an OR of labels or a key that one      the sort order's index, testing the row's
-execution in 100 or more has                    ``labels`` (``ListQuery.filter``)
+a label, an OR of labels or a key that many     the sort order's index, testing the row's
+executions have                                 ``labels`` (``ListQuery._walk``)
 rarer labels, keys and ORs                      ``label_project_kv_time``, a range per project
 ``k1:v1 and k2:v2`` (several equalities)        ``execution_labels_gin`` (``labels @> {...}``)
 ``not …``                                       the negated subquery of the label index
@@ -483,7 +483,7 @@ class ExpressionCompiler:
     def in_row(self, terms: Iterable[LabelTerm]) -> Q:
         """Any of these label terms, tested on the execution row's ``labels`` copy
         (``labels ->> 'team' IN (…)``, ``(labels -> 'release') IS NOT NULL``) rather than
-        through the label rows: see ``ListQuery.filter`` for when that wins.
+        through the label rows: see ``ListQuery._walk`` for when that wins.
 
         PostgreSQL has no statistics for these expressions and takes them as common (0.5 %
         for an equality, 99.5 % for a key), so with a ``LIMIT`` it walks the sort order's
