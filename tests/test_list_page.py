@@ -305,15 +305,24 @@ def test_grouping_one_key_reads_the_phases_of_the_shown_groups_only(
 
 
 def test_a_group_loads_its_rows_as_a_fragment(client_for, project):
-    e1 = make_execution(project, labels={"experiment": "e1"})
-    make_execution(project, labels={"experiment": "e2"})
-    html = page(client_for, project, group_by="experiment")
+    e1 = make_execution(project, labels={"experiment": "e1", "team": "nlp"})
+    make_execution(project, labels={"experiment": "e2", "team": "nlp"})
+    html = page(client_for, project, group_by="experiment", q="team:nlp")
     rows_url = re.search(r'<details class="group" hx-get="([^"]+)"', html).group(1)
-    assert query_of(rows_url)["q"] == ["experiment:e1"]
+    assert query_of(rows_url)["q"] == ["team:nlp and experiment:e1"]
     fragment = client_for.get(
         rows_url.replace("&amp;", "&"), headers={"HX-Request": "true", "HX-Target": "g1"}
     ).content.decode()
     assert row_ids(fragment) == [e1.pk]
+    # In the group's rows, the page's filter is active and the group's label is a chip that
+    # adds to the page's filter, as on any row.
+    assert re.search(r'<span class="chip active"[^>]*>team<span class="chip-value">:nlp<', fragment)
+    chip = re.search(
+        r'<a class="chip" href="([^"]+)"[^>]*>experiment<span class="chip-value">:e1<', fragment
+    )
+    assert chip is not None
+    assert query_of(chip.group(1))["q"] == ["team:nlp and experiment:e1"]
+    assert "group_terms" not in chip.group(1)
 
 
 def count_queries(client, url) -> int:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from executions.models import Execution, Phase
 from executions.query import Group, LabelTerm, ListQuery, Not, Or, conjunction, to_text
 from executions.views.list import (
+    GROUP_TERMS,
     Links,
     _decorate_groups,
     _duration,
@@ -231,7 +232,8 @@ def reference_groups(groups: list[Group], links: Links, terms: list, keys) -> st
             LabelTerm(key, value) if value is not None else Not(LabelTerm(key))
             for key, value in zip(keys, group.values, strict=False)
         ]
-        group.rows_url = links.with_terms([*terms, *group_terms])
+        rows_url = links.with_terms([*terms, *group_terms])
+        group.rows_url = f"{rows_url}&{GROUP_TERMS}={len(group_terms)}"
         group.list_url = links.with_terms([*terms, *group_terms], group_by=None)
     return render(GROUPS, groups=groups, headers=_sort_headers(links, None))
 

@@ -54,6 +54,8 @@ PAGE_SIZES = (25, 50, 100, 200)
 # The grouped page reads the phases of the shown groups' executions, a random read each
 # (50 groups of 95 at 1M: about 20 ms); the rest are counted and named below them.
 MAX_GROUPS_SHOWN = 50
+# A group's rows URL: how many trailing terms of q select the group (see _decorate_groups).
+GROUP_TERMS = "group_terms"
 STATE_PARAMS = (
     "q",
     "filters",
@@ -437,7 +439,10 @@ def _decorate_groups(groups: list[Group], links: Links, terms: list[Node], keys)
                 for key, value in zip(keys, group.values, strict=False)
             ]
             q = to_text(conjunction([*terms, *group_terms]))
-            group.rows_url, group.list_url = rows_url(q), list_url(q)
+            # The rows URL (it has group_by, so a "?") says how many of its terms select the
+            # group, so that the rows' chips add to the page's filter, not the group's.
+            group.rows_url = f"{rows_url(q)}&{GROUP_TERMS}={len(group_terms)}"
+            group.list_url = list_url(q)
             decorate(group.subgroups)
 
     decorate(groups)
@@ -464,6 +469,13 @@ def _more_id(request) -> str:
     target = request.htmx.target if request.htmx else None
     scope = target.removeprefix("more-") if target and target != "listing" else "main"
     return f"more-{scope}"
+
+
+def _group_terms(request, terms: list[Node]) -> int:
+    """How many of the expression's last terms select the group whose rows are asked for
+    (``GROUP_TERMS``, set by the group's rows URL); 0 for anything else."""
+    raw = request.GET.get(GROUP_TERMS, "")
+    return int(raw) if raw in ("1", "2") and int(raw) <= len(terms) else 0
 
 
 def _fragment(request) -> str:
@@ -553,12 +565,18 @@ def _results(request, project, state: ListState, fragment: str, thead_html: str)
     rows, next_cursor = query.page(list_rows(top))
     with_children(rows)
     total, is_estimate = query.total(top, rows, next_cursor)
+    group_terms = _group_terms(request, state.terms) if fragment == "#rows" else 0
+    page_terms = state.terms[: len(state.terms) - group_terms]
     return {
         "executions": rows,
-        "rows_html": _rows_html(rows, links, state.terms, project.slug),
+        "rows_html": _rows_html(rows, links, page_terms, project.slug),
         "total": total,
         "total_is_estimate": is_estimate,
-        "next_url": links.url(cursor=next_cursor.encode()) if next_cursor else None,
+        "next_url": (
+            links.url(cursor=next_cursor.encode(), **{GROUP_TERMS: str(group_terms or "")})
+            if next_cursor
+            else None
+        ),
         "more_id": _more_id(request),
     }
 
