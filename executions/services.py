@@ -272,6 +272,8 @@ COPY_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r":
 # PostgreSQL's part of a bulk request about 10 % cheaper than rows in execution order.
 LABEL_BATCH = 100
 LABEL_COLUMNS = ("execution_id", "key", "value", "project_id", "created_at")
+# The columns of a label line in the bulk COPY: key and value first (see ``_label_lines``).
+LABEL_COPY_COLUMNS = ("key", "value", "execution_id", "project_id", "created_at")
 
 
 def _label_lines(specs: Sequence[ExecutionSpec]) -> str:
@@ -452,9 +454,9 @@ def _label_writer() -> Iterator[Callable[[ExecutionSpec], None]]:
     if connection.vendor != "postgresql":
         yield lambda spec: None
         return
-    columns = ("key", "value", "execution_id", "project_id", "created_at")
+    statement = _copy_statement(Label, LABEL_COPY_COLUMNS)
     batch: list[ExecutionSpec] = []
-    with connection.cursor() as cursor, cursor.cursor.copy(_copy_statement(Label, columns)) as copy:
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
 
         def write(spec: ExecutionSpec) -> None:
             batch.append(spec)
