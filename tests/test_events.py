@@ -6,8 +6,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rest_framework import serializers
 
 from executions import services
+from executions.api.serializers import EventSerializer
 from executions.errors import Conflict, ExecboardError
 from executions.events import record_event
 from executions.models import Event
@@ -171,6 +173,20 @@ def test_the_events_of_an_execution_are_listed_in_time_order(api, execution):
         ("QUEUED", False),
         ("RUNNING", True),
     ]
+
+
+def test_events_are_written_as_the_declared_fields_would_write_them(api, execution):
+    """EventSerializer builds its output by hand (I2); DRF's own rendering of the declared
+    fields is the reference, with and without a step, id and message."""
+    services.step_create(execution_id=execution.pk, name="load")
+    post(api, execution, phase="RUNNING", occurred_at=at(0), step="load", event_id="e-1")
+    post(api, execution, phase="FAILED", occurred_at=at(1.5), message="out of <memory> ✗")
+    for event in Event.objects.filter(execution=execution).select_related("step"):
+        serializer = EventSerializer(event)
+        assert serializer.data == serializers.ModelSerializer.to_representation(serializer, event)
+    listed = api.get(f"/api/v1/executions/{execution.pk}/events/").json()
+    assert [e["step"] for e in listed] == ["load", None]
+    assert listed[1]["occurred_at"] == "2026-01-01T12:01:30Z"
 
 
 # Step events

@@ -173,6 +173,21 @@ class EventSerializer(serializers.ModelSerializer):
             "applied",
         ]
 
+    def to_representation(self, event: Event) -> dict[str, Any]:
+        """What the declared fields write, from plain attribute reads: building DRF's fields
+        for each response cost about 0.3 ms of an event request (I2, BENCHMARKS.md)."""
+        tz = timezone.get_current_timezone()
+        return {
+            "id": event.pk,
+            "phase": event.phase,
+            "occurred_at": _iso(event.occurred_at, tz),
+            "received_at": _iso(event.received_at, tz),
+            "event_id": event.event_id,
+            "message": event.message,
+            "step": event.step.name if event.step_id is not None else None,
+            "applied": event.applied,
+        }
+
 
 class EventCreateSerializer(serializers.Serializer):
     phase = serializers.CharField()
