@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.http import QueryDict
 
+from executions.columns import parse_columns
 from executions.errors import ExecboardError
 from executions.models import SavedView
 from executions.query import ListQuery, QueryError
@@ -14,7 +15,7 @@ from projects.models import Project
 MAX_NAME_LENGTH = 100
 MAX_QUERY_STRING_LENGTH = 8192
 # Paging state and one-off form fields are not part of a view.
-TRANSIENT_PARAMS = ("cursor", "or_term", "or_value")
+TRANSIENT_PARAMS = ("cursor", "or_term", "or_value", "move")
 
 
 def clean_query_string(raw: str) -> str:
@@ -30,6 +31,7 @@ def clean_query_string(raw: str) -> str:
         params.pop(name, None)
     try:
         ListQuery.from_params(params)
+        parse_columns(params)
     except QueryError as exc:
         raise ExecboardError(exc.message, field="query_string") from exc
     return params.urlencode()

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from executions.views import detail, list, releases, saved
+from executions.views import compare, detail, list, releases, saved
+from executions.views.bulk_labels import bulk_labels
 
 app_name = "executions"
 urlpatterns = [
@@ -10,7 +11,10 @@ urlpatterns = [
         list.execution_export,
         name="export",
     ),
+    path("p/<slug:slug>/compare/", compare.compare, name="compare"),
+    path("p/<slug:slug>/bulk-labels/", bulk_labels, name="bulk-labels"),
     path("p/<slug:slug>/label-suggestions/", list.label_suggestions, name="label-suggestions"),
+    path("p/<slug:slug>/column-suggestions/", list.column_suggestions, name="column-suggestions"),
     path("p/<slug:slug>/views/", saved.saved_views, name="saved-views"),
     path("p/<slug:slug>/views/save/", saved.saved_view_save, name="saved-view-save"),
     path(

@@ -106,9 +106,17 @@ def check_access(
         raise PermissionDenied(f"This needs the {role} role on project {project.slug}.")
 
 
-def project_for(user, slug: str, role: str = Role.VIEWER, token: ApiToken | None = None) -> Project:
+def project_for(
+    user,
+    slug: str,
+    role: str = Role.VIEWER,
+    token: ApiToken | None = None,
+    projects: QuerySet[Project] | None = None,
+) -> Project:
+    """The project named ``slug`` (from ``projects``, default all) if the user may act on it
+    in ``role``; 404 when it may not read it."""
     try:
-        project = Project.objects.get(slug=slug)
+        project = (Project.objects.all() if projects is None else projects).get(slug=slug)
     except Project.DoesNotExist:
         raise Http404("No such project.") from None
     check_access(user, project, role, token)

@@ -30,6 +30,26 @@ class ProjectQuerySet(models.QuerySet):
             return self.none()
         return self.filter(memberships__user=user)
 
+    def with_default_labels(self) -> ProjectQuerySet:
+        """Projects with ``default_labels_json``, their default labels as one JSON object read
+        in the project's own statement (the list page hides them from its rows and may not
+        spend a statement of its own on them)."""
+        return self.annotate(default_labels_json=_DefaultLabelsJson())
+
+
+class _DefaultLabelsJson(models.Func):
+    """The project's default labels as a JSON object ``{key: value}`` (a correlated
+    subquery; ``{}`` for none)."""
+
+    output_field = models.JSONField()
+    _source = "FROM projects_defaultlabel d WHERE d.project_id = projects_project.id"
+
+    def as_postgresql(self, compiler, connection):
+        return f"(SELECT COALESCE(jsonb_object_agg(d.key, d.value), '{{}}') {self._source})", ()
+
+    def as_sqlite(self, compiler, connection):
+        return f"(SELECT COALESCE(json_group_object(d.key, d.value), '{{}}') {self._source})", ()
+
 
 class Project(models.Model):
     slug = models.CharField(max_length=63, unique=True, validators=[SLUG_VALIDATOR])
@@ -46,7 +66,10 @@ class Project(models.Model):
         return self.slug
 
     def default_labels_dict(self) -> dict[str, str]:
-        """The curated defaults as an ordered mapping (uses the prefetch cache when present)."""
+        """The curated defaults as an ordered mapping (uses ``with_default_labels``'s or the
+        prefetch cache when present)."""
+        if hasattr(self, "default_labels_json"):
+            return dict(self.default_labels_json)
         return {label.key: label.value for label in self.default_labels.all()}
 
     @transaction.atomic

@@ -56,7 +56,7 @@ def test_the_page_lists_executions_latest_first_with_their_label_chips(client_fo
     html = page(client_for, project)
     assert row_ids(html) == [newer.pk, older.pk]
     assert "baseline" in html
-    assert 'title="Filter by team:nlp"' in html
+    assert re.search(r'<a class="chip" href="[^"]+">team<span class="chip-value">:nlp<', html)
 
 
 def test_a_project_one_cannot_read_is_not_found(project, db):
@@ -67,10 +67,12 @@ def test_a_project_one_cannot_read_is_not_found(project, db):
 def test_a_label_chip_links_to_the_list_filtered_by_it(client_for, project):
     make_execution(project, labels={"team": "nlp", "note": "lr sweep 3", "name": "first"})
     html = page(client_for, project, q="team:nlp")
-    chip = re.search(r'<a class="chip" href="([^"]+)"[^>]*title="Filter by note:lr sweep 3"', html)
+    chip = re.search(
+        r'<a class="chip" href="([^"]+)">note<span class="chip-value">:lr sweep 3<', html
+    )
     assert query_of(chip.group(1))["q"] == ['team:nlp and note:"lr sweep 3"']
     # The name label is the row's title, not a chip.
-    assert "Filter by name:" not in html
+    assert '>name<span class="chip-value">' not in html
     # The chip already in the filter is shown as active, not as a link.
     assert 'class="chip active"' in html
 
@@ -171,7 +173,7 @@ def test_load_more_returns_the_next_rows_and_the_next_load_more(client_for, proj
     html = page(client_for, project, limit="2")
     assert row_ids(html) == [runs[4].pk, runs[3].pk]
     next_url = re.search(
-        r'id="more-main" class="load-more"><td colspan="8"><a href="([^"]+)"', html
+        r'id="more-main" class="load-more"><td colspan="\d+"><a href="([^"]+)"', html
     )
     fragment = client_for.get(
         next_url.group(1).replace("&amp;", "&"),
@@ -237,7 +239,7 @@ def test_the_release_badge_shows_the_latest_release(client_for, project):
     Release.objects.create(
         project=project, artifact="nn", version="v1.2.3", execution=execution, created_by="a"
     )
-    assert '<span class="release-badge" title="Released as nn@v1.2.3">' in page(client_for, project)
+    assert '<span class="release-badge">nn@v1.2.3</span>' in page(client_for, project)
 
 
 def test_grouping_by_experiment_then_group_shows_counts_and_phase_summaries(client_for, project):
@@ -284,7 +286,9 @@ def test_grouping_one_key_counts_top_level_executions_with_their_phases(client_f
         r'<span class="group-name">(.*?)</span>\s*<span class="group-count"[^>]*>(\d+)</span>', html
     )
     assert heads == [("e1", "2"), ("e2", "1"), ("e3", "1"), ("<em>ungrouped</em>", "1")]
-    assert "5 executions in 4 groups" in html
+    # Every execution is counted, as the home page and the API count them; the list says
+    # how many of them it shows under their parents.
+    assert "7 executions in 4 groups, 2 shown under their parents" in html
     assert "1 failed" in html
 
 
@@ -308,7 +312,7 @@ def test_a_group_loads_its_rows_as_a_fragment(client_for, project):
     e1 = make_execution(project, labels={"experiment": "e1", "team": "nlp"})
     make_execution(project, labels={"experiment": "e2", "team": "nlp"})
     html = page(client_for, project, group_by="experiment", q="team:nlp")
-    rows_url = re.search(r'<details class="group" hx-get="([^"]+)"', html).group(1)
+    rows_url = re.search(r'<details class="group" data-group="e1" hx-get="([^"]+)"', html).group(1)
     assert query_of(rows_url)["q"] == ["team:nlp and experiment:e1"]
     fragment = client_for.get(
         rows_url.replace("&amp;", "&"), headers={"HX-Request": "true", "HX-Target": "g1"}

@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from executions import planner, services
 from executions import query as query_module
-from executions import services
 from executions.models import Execution, Phase, Release, StageEvent
+from executions.planner import Plan
 from executions.query import (
     EXACT_COUNT_LIMIT,
     MAX_EXPRESSION_LENGTH,
@@ -214,9 +215,9 @@ def runs(project):
 
 def matching(project, params) -> set[str]:
     query = ListQuery.from_params(params)
-    return set(
-        query.filter(Execution.objects.in_project(project), project.pk).values_list("pk", flat=True)
-    )
+    executions = Execution.objects.in_project(project)
+    plan = planner.plan(query, executions, project_id=project.pk)
+    return set(query.filter(executions, plan).values_list("pk", flat=True))
 
 
 def ids(runs, names) -> set[str]:
@@ -325,7 +326,7 @@ def test_common_label_terms_are_tested_in_the_row_on_postgresql(
     analysed_project, q, sort, expected
 ):
     """Common enough (matches² x 25 ≥ 51 x 500 here): walking the sort order and testing
-    the row's ``labels`` beats joining the label rows (ListQuery._walk); SQLite keeps the
+    the row's ``labels`` beats joining the label rows (planner._walked); SQLite keeps the
     label rows."""
     found, sql = last_list_sql(analysed_project, {"q": q, "sort_by.key": sort})
     assert len(found) == expected
@@ -500,9 +501,9 @@ def walk(project, params) -> list[str]:
         query = ListQuery.from_params(
             {**params, "limit": "2", **({"cursor": cursor} if cursor else {})}
         )
-        rows, next_cursor = query.page(
-            query.filter(Execution.objects.in_project(project), project.pk)
-        )
+        executions = Execution.objects.in_project(project)
+        plan = planner.plan(query, executions, project_id=project.pk)
+        rows, next_cursor = query.page(query.filter(executions, plan), plan)
         seen.extend(row.pk for row in rows)
         if next_cursor is None:
             return seen
@@ -620,7 +621,8 @@ def test_namespace_phase_domain_and_time_range_narrow_the_list(project):
 
 def test_count_is_exact_below_the_limit(project, runs):
     query = ListQuery.from_params({"q": "team:nlp"})
-    assert count(query.filter(Execution.objects.in_project(project), project.pk)) == (2, False)
+    filtered = query.filter(Execution.objects.in_project(project), Plan(project_id=project.pk))
+    assert count(filtered) == (2, False, 0)
     assert EXACT_COUNT_LIMIT == 10_000
 
 
@@ -629,16 +631,17 @@ def test_a_one_label_list_of_a_project_is_counted_on_its_label_rows(project):
         make_execution(project, labels={"team": team})
     make_execution(ProjectFactory(), labels={"team": "nlp"})
     query = ListQuery.from_params({"q": "team:nlp", "limit": "2"})
-    filtered = query.filter(Execution.objects.in_project(project), project.pk)
-    rows, next_cursor = query.page(filtered)
+    executions = Execution.objects.in_project(project)
+    plan = planner.plan(query, executions, project_id=project.pk)
+    rows, next_cursor = query.page(query.filter(executions, plan), plan)
     with CaptureQueriesContext(connection) as ctx:
-        assert query.total(filtered, rows, next_cursor) == (3, False)
+        assert query.total(executions, plan, rows, next_cursor) == (3, False)
     assert "executions_execution" not in ctx.captured_queries[-1]["sql"]
     # Anything else narrowing the list counts the executions themselves.
     narrowed = ListQuery.from_params({"q": "team:nlp", "phase": "UNDEFINED,FAILED", "limit": "2"})
-    filtered = narrowed.filter(Execution.objects.in_project(project), project.pk)
+    plan = planner.plan(narrowed, executions, project_id=project.pk)
     with CaptureQueriesContext(connection) as ctx:
-        assert narrowed.total(filtered, rows, next_cursor) == (3, False)
+        assert narrowed.total(executions, plan, rows, next_cursor) == (3, False)
     assert "executions_execution" in ctx.captured_queries[-1]["sql"]
 
 
@@ -651,22 +654,27 @@ def test_the_pages_label_count_leaves_out_sub_executions_nested_under_a_match(pr
     outsider = make_execution(project, labels={"city": "Oslo"})
     make_execution(project, labels={"team": "nlp"}, parent=outsider.pk)
     query = ListQuery.from_params({"q": q, "limit": "2"})
-    top = query.filter(Execution.objects.in_project(project), project.pk, top_level_only=True)
-    rows, next_cursor = query.page(top)
-    assert query.total(top, rows, next_cursor) == (4, False)
+    executions = Execution.objects.in_project(project)
+    plan = planner.plan(query, executions, project_id=project.pk, top_level_only=True)
+    top = query.filter(executions, plan)
+    rows, next_cursor = query.page(top, plan)
+    assert query.total(executions, plan, rows, next_cursor) == (4, False)
     assert top.count() == 4
+    # The page counts every match, as the API does, and says how many nest.
+    expected = (6, False, 2) if not q else (5, False, 1)
+    assert query.page_total(executions, plan, rows, next_cursor) == expected
 
 
 def test_count_beyond_the_limit_is_the_planner_estimate_on_postgresql(project, runs, monkeypatch):
     monkeypatch.setattr(query_module, "EXACT_COUNT_LIMIT", 2)
     executions = Execution.objects.in_project(project)
-    total, is_estimate = count(executions)
+    total, is_estimate, _ = count(executions)
     if connection.vendor == "postgresql":
         assert is_estimate is True
         assert total >= 3
     else:
         assert (total, is_estimate) == (4, False)
-    assert count(executions.filter(labels__has_key="city")) == (1, False)
+    assert count(executions.filter(labels__has_key="city")) == (1, False, 0)
 
 
 def test_group_summary_counts_phases_and_nests_groups(project):
@@ -694,14 +702,13 @@ def test_api_groups_count_from_the_label_index_with_the_ungrouped_last(project):
         make_execution(project, labels={"experiment": experiment} if experiment else {})
     query = ListQuery.from_params({"group_by": "experiment"})
     executions = Execution.objects.in_project(project)
-    assert api_groups(query, executions, 4, project_id=project.pk) == [
+    assert api_groups(query, executions, Plan(project_id=project.pk), 4) == [
         {"value": "e1", "count": 2},
         {"value": "e2", "count": 1},
         {"value": None, "count": 1},
     ]
     narrowed = ListQuery.from_params({"group_by": "experiment", "q": "not experiment:e2"})
-    rows = narrowed.filter(executions, project.pk)
-    assert api_groups(narrowed, rows, 3, project_id=project.pk) == [
+    assert api_groups(narrowed, executions, Plan(project_id=project.pk), 3) == [
         {"value": "e1", "count": 2},
         {"value": None, "count": 1},
     ]
@@ -724,12 +731,14 @@ def test_a_single_label_list_is_in_the_label_rows_time_order_and_pages_by_cursor
     made = [make_execution(project, labels={"team": "nlp", "n": str(i)}) for i in range(5)]
     make_execution(project, labels={"team": "cv"})
     query = ListQuery.from_params({"q": "team:nlp", "limit": "2"})
-    filtered = query.filter(Execution.objects.in_project(project), project.pk)
+    executions = Execution.objects.in_project(project)
+    plan = planner.plan(query, executions, project_id=project.pk)
+    filtered = query.filter(executions, plan)
     with CaptureQueriesContext(connection) as ctx:
-        first, cursor = query.page(filtered)
+        first, cursor = query.page(filtered, plan)
     assert 'ORDER BY "executions_label"."created_at" DESC' in ctx.captured_queries[-1]["sql"]
     second, _ = ListQuery.from_params(
         {"q": "team:nlp", "limit": "2", "cursor": cursor.encode()}
-    ).page(filtered)
+    ).page(filtered, plan)
     newest_first = [e.pk for e in sorted(made, key=lambda e: (e.created_at, e.pk), reverse=True)]
     assert [e.pk for e in first + second] == newest_first[:4]

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from executions.models import Execution, Phase
+from executions.planner import Plan
 from executions.query import (
     And,
     AttributeTerm,
@@ -91,7 +92,9 @@ def test_sql_matches_python_evaluation(project, population, expression):
     text = to_text(expression)
     query = ListQuery.from_params({"q": text})
     executions = Execution.objects.in_project(project)
-    selected = set(query.filter(executions, project.pk).values_list("pk", flat=True))
+    selected = set(
+        query.filter(executions, Plan(project_id=project.pk)).values_list("pk", flat=True)
+    )
     expected = {row.pk for row in population if evaluate(expression, row)}
     assert selected == expected, text
 
@@ -130,4 +133,4 @@ def test_any_input_is_a_result_or_a_clear_error_never_a_crash(project, q, filter
     except QueryError as error:
         assert error.status == 400 and error.message
         return
-    list(query.filter(Execution.objects.in_project(project), project.pk)[:1])
+    list(query.filter(Execution.objects.in_project(project), Plan(project_id=project.pk))[:1])

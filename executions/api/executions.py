@@ -15,7 +15,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from executions import services
+from executions import planner, services
 from executions.api import serializers as s
 from executions.api.access import api_execution, api_project, request_token, visible_projects
 from executions.errors import ExecboardError, NotFound
@@ -121,10 +121,11 @@ def execution_list(request):
     else:
         scope = {"projects": visible_projects(request)}
         executions = Execution.objects.filter(project__in=scope["projects"])
-    filtered = query.filter(executions, **scope)
+    plan = planner.plan(query, executions, **scope)
+    filtered = query.filter(executions, plan)
     # select_related: each row's URL needs its project's slug (one query, not one per row).
-    rows, next_cursor = query.page(filtered.select_related("project"))
-    total, is_estimate = query.total(filtered, rows, next_cursor)
+    rows, next_cursor = query.page(filtered.select_related("project"), plan)
+    total, is_estimate = query.total(executions, plan, rows, next_cursor)
     body = {
         "results": s.ExecutionSerializer(rows, many=True, context={"request": request}).data,
         "next": next_cursor.encode() if next_cursor else None,
@@ -132,7 +133,7 @@ def execution_list(request):
         "count_is_estimate": is_estimate,
     }
     if query.group_by:
-        body["groups"] = api_groups(query, filtered, None if is_estimate else total, **scope)
+        body["groups"] = api_groups(query, executions, plan, None if is_estimate else total)
     return Response(body)
 
 

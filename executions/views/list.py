@@ -1,19 +1,22 @@
-"""The project executions list (SPEC §4), its htmx fragments, exports and label autocomplete.
+"""The project executions list (SPEC §4, §10), its htmx fragments, exports and label
+autocomplete.
 
-All state lives in the URL (the same parameters as the API list). An htmx request gets a
-fragment of the page's own template: ``#listing`` (filter bar and results) when the filter
-bar changed, ``#rows`` (table rows and the next "load more") for load more and for the rows
-of an expanded group.
+All state lives in the URL (the same parameters as the API list, plus ``columns``,
+``density`` and ``defaults``). The request's expression is parsed once, by
+``ListQuery.from_params``; chips and links edit that tree (``executions.query``'s
+``add_term``, ``remove_term``, ``negate_term``, ``or_value``). An htmx request gets a fragment
+of the page's own template: ``#listing`` (filter bar and results) when the filter bar
+changed, ``#rows`` (table rows and the next "load more") for load more and for the rows of an
+opened group.
 """
 
 from __future__ import annotations
 
 import csv
-import html
 import json
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, quote_plus
 
 from django.conf import settings
@@ -22,11 +25,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import RFC3986_SUBDELIMS
-from django.utils.safestring import mark_safe
-from django.utils.timezone import template_localtime
 from django.views.decorators.http import require_GET
 
-from executions.models import Phase
+from executions import planner
+from executions.columns import (
+    BASE_COLUMNS,
+    Column,
+    columns_param,
+    parse_columns,
+    row_cells,
+    suggested_keys,
+    with_values,
+)
+from executions.models import Execution, Phase
 from executions.query import (
     DEFAULT_LIMIT,
     TIME_RANGES,
@@ -35,20 +46,24 @@ from executions.query import (
     ListQuery,
     Node,
     Not,
-    Or,
     QueryError,
-    and_operand_text,
     conjunction,
     conjuncts,
     label_keys,
     label_values,
     list_rows,
+    negate_term,
+    nested_matches,
+    or_key,
+    or_value,
     page_groups,
-    parse_expression,
+    remove_term,
+    term_adder,
     to_text,
     with_children,
 )
 from projects.access import can_edit, project_for
+from projects.models import Project
 
 PAGE_SIZES = (25, 50, 100, 200)
 # The grouped page reads the phases of the shown groups' executions, a random read each
@@ -67,14 +82,11 @@ STATE_PARAMS = (
     "sort_by.direction",
     "limit",
     "group_by",
+    "columns",
+    "density",
+    "defaults",
 )
-SORTABLE_COLUMNS = (
-    ("name", "Name"),
-    ("workflow", "Workflow"),
-    ("phase", "Phase"),
-    ("started_at", "Started"),
-    ("duration", "Duration"),
-)
+VIEW_OPTIONS = {"density": ("comfortable",), "defaults": ("show",)}
 
 
 class Links:
@@ -111,7 +123,8 @@ class Links:
 
     def q_urls(self, **changes: str | list[str] | None) -> Callable[[str], str]:
         """``url(q)``: the same URL as ``self.url(q=q, **changes)``, for the many values of
-        ``q`` of a page (its groups) with the rest of the state encoded once."""
+        ``q`` of a page (its label chips, its groups) with the rest of the state encoded
+        once."""
         params = self._changed(changes)
         params["q"] = ""  # q keeps its place among the parameters (or comes last)
         pairs = list(params.lists())
@@ -119,36 +132,21 @@ class Links:
         head, tail = _encoded(pairs[:at]), _encoded(pairs[at + 1 :])
 
         def url(q: str) -> str:
-            encoded = "&".join(part for part in (head, q and f"q={quote_plus(q)}", tail) if part)
+            encoded = "&".join(part for part in (head, q and f"q={_quote_plus(q)}", tail) if part)
             return f"{self.path}?{encoded}" if encoded else self.path
 
         return url
 
-    def with_terms(self, terms: list[Node], **changes) -> str:
-        return self.url(q=to_text(conjunction(terms)), **changes)
 
-    def adding_to(self, terms: list[Node]) -> Callable[[Node], str]:
-        """``url(term)``: the list filtered by ``terms and term``. Made once per page, it
-        encodes the rest of the state once, not once per label chip."""
-        rest = self.state.copy()
-        rest.pop("q", None)
-        tail = "&" + rest.urlencode() if rest else ""
-        prefix = "".join(f"{and_operand_text(term)} and " for term in terms)
-        head = f"{self.path}?q={quote_plus(prefix)}"
-
-        def url(term: Node) -> str:
-            return head + _quote_plus(and_operand_text(term)) + tail
-
-        return url
-
-
-_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~:-]*")
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~: -]*")
 
 
 def _quote_plus(text: str) -> str:
-    """``quote_plus(text)``, faster for the usual ``key:value`` of plain characters (where
-    only the ``:`` needs encoding): quote_plus looks up each character of such a text."""
-    return text.replace(":", "%3A") if _URL_PLAIN.fullmatch(text) else quote_plus(text)
+    """``quote_plus(text)``, faster for the usual ``a:b and c:d`` of plain characters (where
+    only ``:`` and spaces need encoding): quote_plus looks up each character of such a text."""
+    if _URL_PLAIN.fullmatch(text):
+        return text.replace(":", "%3A").replace(" ", "+")
+    return quote_plus(text)
 
 
 def _encoded(pairs: list[tuple[str, list[str]]]) -> str:
@@ -158,7 +156,7 @@ def _encoded(pairs: list[tuple[str, list[str]]]) -> str:
     return params.urlencode()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Chip:
     """An active filter in the filter bar, with its remove / negate / OR links."""
 
@@ -170,109 +168,44 @@ class Chip:
     index: int
 
 
-def _chips(links: Links, terms: list[Node]) -> list[Chip]:
-    chips = []
-    for index, term in enumerate(terms):
-        others = terms[:index] + terms[index + 1 :]
-        flipped = term.item if isinstance(term, Not) else Not(term)
-        chips.append(
-            Chip(
-                text=to_text(term),
-                remove_url=links.with_terms(others),
-                negate_url=links.with_terms([*terms[:index], flipped, *terms[index + 1 :]]),
-                negated=isinstance(term, Not),
-                or_key=_or_key(term),
-                index=index,
-            )
+def _filter_chips(links: Links, expression: Node | None) -> list[Chip]:
+    return [
+        Chip(
+            text=to_text(term),
+            remove_url=links.url(q=to_text(remove_term(expression, index))),
+            negate_url=links.url(q=to_text(negate_term(expression, index))),
+            negated=isinstance(term, Not),
+            or_key=or_key(term),
+            index=index,
         )
-    return chips
+        for index, term in enumerate(conjuncts(expression))
+    ]
 
 
-def _or_key(term: Node) -> str | None:
-    """The label key a chip can be ORed on: ``k:v`` or ``(k:a or k:b)``."""
-    if isinstance(term, LabelTerm) and term.value is not None:
-        return term.key
-    if isinstance(term, Or):
-        keys = {item.key for item in term.items if isinstance(item, LabelTerm)}
-        if len(keys) == 1 and all(isinstance(item, LabelTerm) for item in term.items):
-            return keys.pop()
-    return None
+@dataclass(frozen=True)
+class LabelChip:
+    """A row's label: a link to the list filtered by it too (``url`` None when the filter
+    already has it)."""
+
+    key: str
+    value: str
+    url: str | None
 
 
-def _or_with(terms: list[Node], index: int, value: str) -> list[Node]:
-    """Terms with chip ``index`` ORed with another value of its key."""
-    if not 0 <= index < len(terms):
-        raise QueryError("That filter chip no longer exists; start again from the list.")
-    term = terms[index]
-    key = _or_key(term)
-    if key is None:
-        raise QueryError("Only a key:value filter can be combined with another value.")
-    items = term.items if isinstance(term, Or) else (term,)
-    new = LabelTerm(key, value)
-    if new not in items:
-        items = (*items, new)
-    return [*terms[:index], Or(items), *terms[index + 1 :]]
+def _label_chips(links: Links, expression: Node | None) -> Callable[[str, str], LabelChip]:
+    """``chip(key, value)``, made once per page and remembered per label: rows repeat
+    labels (team:nlp on many rows), and a chip's URL holds the whole expression."""
+    active = set(conjuncts(expression))
+    adding, url = term_adder(expression), links.q_urls()
+    made: dict[tuple[str, str], LabelChip] = {}
 
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h {minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h"
-
-
-# The page's repeated parts (its rows, groups and their table heads) are built here rather
-# than in the template: 50 rows hold about 1,000 label chips, and the grouped page shows 100
-# groups each with a table head; the template engine's few microseconds per variable and tag,
-# times thousands, cost more than the page's SQL. Each function writes the markup the template
-# had, escaped; tests/test_list_rendering.py renders that markup through the template engine
-# and compares.
-
-
-def _escape(text: str) -> str:
-    """HTML-escape as Django's ``escape`` does, without its lazy-string wrapper."""
-    return html.escape(text, quote=True)
-
-
-def _plural(n: int) -> str:
-    """The ``pluralize`` filter."""
-    return "" if n == 1 else "s"
-
-
-def _chip_html(key: str, value: str, url: str | None) -> str:
-    """A row's label chip (and the space after it), escaped."""
-    key, value = _escape(key), _escape(value)
-    text = f'{key}<span class="chip-value">:{value}</span>' if value else key
-    if url is None:
-        return f'<span class="chip active" title="Already filtered">{text}</span> '
-    url = _escape(url)
-    title = f"{key}:{value}" if value else key
-    return f'<a class="chip" href="{url}" hx-get="{url}" title="Filter by {title}">{text}</a> '
-
-
-def _page_chips(links: Links, terms: list[Node]) -> Callable[[str, str], str]:
-    """``chip(key, value)``: a label chip linking to the list filtered by it too (active, not
-    a link, when already in the filter), made once per page for each label: rows repeat
-    chips (team:nlp on many rows)."""
-    active = set(terms)
-    adding = links.adding_to(terms)
-    made: dict[tuple[str, str], str] = {}
-
-    def chip(key: str, value: str) -> str:
-        markup = made.get((key, value))
-        if markup is None:
+    def chip(key: str, value: str) -> LabelChip:
+        found = made.get((key, value))
+        if found is None:
             term = LabelTerm(key, value)
-            markup = _chip_html(key, value, None if term in active else adding(term))
-            made[key, value] = markup
-        return markup
+            found = LabelChip(key, value, None if term in active else url(adding(term)))
+            made[key, value] = found
+        return found
 
     return chip
 
@@ -285,155 +218,78 @@ def _detail_urls(slug: str) -> Callable[[str], str]:
     return lambda execution_id: head + quote(execution_id, safe=safe) + tail
 
 
-def _started_html(started_at) -> str:
-    if started_at is None:
-        return '<span class="muted">—</span>'
-    local = template_localtime(started_at)
-    iso = local.isoformat()
-    shown = (
-        f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
-    )
-    return f'<time datetime="{iso}" title="{iso}">{shown}</time>'
-
-
-def _phase_html(phase: str) -> str:
-    return f'<span class="phase phase-{_escape(phase.lower())}">{_escape(phase)}</span>'
-
-
-def _children_html(children: list, detail_url: Callable[[str], str]) -> str:
-    items = []
-    for child in children:
-        duration = _duration(child.duration)
-        items.append(
-            f'<li><a href="{_escape(detail_url(child.id))}">{_escape(child.display_name)}</a> '
-            f"{_phase_html(child.phase)}"
-            + (f' <span class="muted">{duration}</span>' if duration else "")
-            + "</li>"
-        )
-    n = len(children)
-    return (
-        f'<details class="children">\n<summary>{n} sub-execution{_plural(n)}</summary>\n'
-        f"<ul>\n{''.join(items)}\n</ul>\n</details>"
-    )
-
-
-def _row_html(row, chip: Callable[[str, str], str], detail_url: Callable[[str], str]) -> str:
-    """A row of the table: the execution, its sub-executions and its label chips (the
-    ``name`` label is the row's title, not a chip). Everything comes from the row and its
-    ``labels`` JSON: no query per row."""
-    execution_id = _escape(row.id)
-    name = [f'<a href="{_escape(detail_url(row.id))}">{_escape(row.display_name)}</a>']
-    if row.display_name != row.id:
-        name.append(f'<div class="muted mono">{execution_id}</div>')
-    if row.child_list:
-        name.append(_children_html(row.child_list, detail_url))
-    workflow = _escape(row.workflow)
-    if row.workflow_version:
-        workflow += f' <span class="muted">{_escape(row.workflow_version)}</span>'
-    badge = _escape(row.release_badge or "")
-    if badge:
-        badge = f'<span class="release-badge" title="Released as {badge}">{badge}</span>'
-    chips = "".join(chip(key, value) for key, value in row.labels.items() if key != "name")
-    return "\n".join(
-        [
-            f'<tr class="execution" data-id="{execution_id}">',
-            '<td class="name">',
-            *name,
-            "</td>",
-            f"<td>{workflow}</td>",
-            f"<td>{_phase_html(row.phase)}</td>",
-            f"<td>{_started_html(row.started_at)}</td>",
-            f'<td class="num">{_duration(row.duration) or "—"}</td>',
-            f"<td>{_escape(row.launched_by)}</td>",
-            f"<td>{badge}</td>",
-            f'<td class="labels">{chips}</td>',
-            "</tr>",
-        ]
-    )
-
-
-def _rows_html(rows, links: Links, terms: list[Node], slug: str) -> str:
-    chip = _page_chips(links, terms)
+def _prepare_rows(
+    rows: list[Execution],
+    state: ListState,
+    expression: Node | None,
+    slug: str,
+    defaults: dict[str, str],
+) -> None:
+    """Give each row what the template shows: ``url``, ``chips`` (its labels but the
+    ``name`` label, the project's default labels unless the view shows them, and the labels
+    of label columns) and ``cells`` (each column with its value). No query."""
+    chip = _label_chips(state.links, expression)
     detail_url = _detail_urls(slug)
-    # Safe: every value in it went through _escape.
-    return mark_safe("\n".join(_row_html(row, chip, detail_url) for row in rows))
+    shown_as_columns = {column.key for column in state.columns if column.source == "label"}
+    hidden = {} if state.show_defaults else defaults
+    for row in rows:
+        row.url = detail_url(row.id)
+        row.chips = [
+            chip(key, value)
+            for key, value in row.labels.items()
+            if key != "name" and key not in shown_as_columns and hidden.get(key) != value
+        ]
+        row.cells = [
+            (column, value, chip(column.key, value.text) if _is_label_cell(column, value) else None)
+            for column, value in row_cells(row, state.columns)
+        ]
+        for child in row.child_list:
+            child.url = detail_url(child.id)
 
 
-def _thead_html(headers: list[dict]) -> str:
-    """The table's head: sortable columns, then the others."""
-    cells = []
-    for header in headers:
-        url = _escape(header["url"])
-        arrow = header["arrow"]
-        arrow = f' <span aria-hidden="true">{arrow}</span>' if arrow else ""
-        cells.append(
-            f'<th><a class="sort" href="{url}" hx-get="{url}" hx-target="#listing" '
-            f'hx-push-url="true">{_escape(header["title"])}{arrow}</a></th>'
-        )
-    # Safe: every value in it went through _escape.
-    return mark_safe(
-        f"\n<thead><tr>\n{''.join(cells)}\n"
-        "<th>Launched by</th><th>Release</th><th>Labels</th>\n</tr></thead>\n"
-    )
+def _is_label_cell(column: Column, value) -> bool:
+    return column.source == "label" and not value.missing
 
 
-def _group_head_html(group: Group) -> str:
-    """A group's summary: its value, count, phases and the link to its own list."""
-    name = "<em>ungrouped</em>" if group.value is None else _escape(group.value)
-    phases = "".join(
-        f'<span class="phase phase-{_escape(phase.lower())}">{n} {_escape(phase.lower())}</span> '
-        for phase, n in group.phase_summary
-    )
-    url = _escape(group.list_url)
-    return (
-        f'<span class="group-name">{name}</span>\n'
-        f'<span class="group-count" title="{group.count} execution{_plural(group.count)}">'
-        f"{group.count}</span>\n"
-        f'<span class="phase-summary">{phases}</span>\n'
-        f'<a class="group-open" href="{url}" hx-get="{url}" hx-target="#listing" '
-        'hx-push-url="true">open list</a>\n'
-    )
+@dataclass(frozen=True)
+class Header:
+    """A column's head: its title and, for a sortable column, the URL that sorts by it and
+    the current direction (``aria-sort``)."""
+
+    column: Column
+    url: str | None
+    sort: str | None
+
+    @property
+    def arrow(self) -> str:
+        return {"ascending": "↑", "descending": "↓"}.get(self.sort or "", "")
 
 
-def _group_html(group: Group, target: str, thead: str, css: str = "group") -> str:
-    """A group: its head and either its subgroups, or an empty table whose rows htmx loads
-    (from ``rows_url`` into ``#<target>``) when the group is opened."""
-    value = _escape(group.value or "")
-    if group.subgroups:
-        opening = f'<details class="{css}" data-group="{value}">'
-        body = "\n".join(
-            _group_html(sub, f"{target}-{index}", thead, css="group sub")
-            for index, sub in enumerate(group.subgroups, start=1)
-        )
-        body = f'<div class="subgroups">\n{body}\n</div>'
-    else:
-        opening = (
-            f'<details class="{css}" hx-get="{_escape(group.rows_url)}" hx-trigger="toggle once" '
-            f'hx-target="#{target}" hx-swap="innerHTML" hx-push-url="false" data-group="{value}">'
-        )
-        body = (
-            f'<table class="table executions">{thead}<tbody id="{target}"><tr><td colspan="8" '
-            f'class="empty"><a href="{_escape(group.list_url)}">Show these executions</a>'
-            "</td></tr></tbody></table>"
-        )
-    return f"{opening}\n<summary>{_group_head_html(group)}</summary>\n{body}\n</details>"
+def _headers(links: Links, query: ListQuery | None, columns: tuple[Column, ...]) -> list[Header]:
+    key = query.sort_key if query else "created_at"
+    descending = query.descending if query else True
+    headers = []
+    for column in columns:
+        if column.sort_key is None:
+            headers.append(Header(column, None, None))
+            continue
+        current = column.sort_key == key
+        direction = "ASCENDING" if current and descending else "DESCENDING"
+        url = links.url(sort_by__key=column.sort_key, sort_by__direction=direction)
+        sort = ("descending" if descending else "ascending") if current else None
+        headers.append(Header(column, url, sort))
+    return headers
 
 
-def _groups_html(groups: list[Group], thead: str) -> str:
-    # Safe: every value in it went through _escape.
-    return mark_safe(
-        "\n".join(
-            _group_html(group, f"g{index}", thead) for index, group in enumerate(groups, start=1)
-        )
-    )
-
-
-def _decorate_groups(groups: list[Group], links: Links, terms: list[Node], keys) -> None:
-    """Each group's URL of its rows (htmx) and of its own filtered list."""
+def _decorate_groups(groups: list[Group], links: Links, expression: Node | None, keys) -> None:
+    """Each group's URL of its rows (htmx) and of its own filtered list, and the id of the
+    table body its rows go to (``target``)."""
     rows_url, list_url = links.q_urls(), links.q_urls(group_by=None)
+    terms = conjuncts(expression)
 
-    def decorate(groups: list[Group]) -> None:
-        for group in groups:
+    def decorate(groups: list[Group], target: str) -> None:
+        for index, group in enumerate(groups, start=1):
+            group.target = f"{target}{index}"
             group_terms = [
                 LabelTerm(key, value) if value is not None else Not(LabelTerm(key))
                 for key, value in zip(keys, group.values, strict=False)
@@ -443,25 +299,9 @@ def _decorate_groups(groups: list[Group], links: Links, terms: list[Node], keys)
             # group, so that the rows' chips add to the page's filter, not the group's.
             group.rows_url = f"{rows_url(q)}&{GROUP_TERMS}={len(group_terms)}"
             group.list_url = list_url(q)
-            decorate(group.subgroups)
+            decorate(group.subgroups, f"{group.target}-")
 
-    decorate(groups)
-
-
-def _sort_headers(links: Links, query: ListQuery | None) -> list[dict]:
-    key = query.sort_key if query else "created_at"
-    descending = query.descending if query else True
-    headers = []
-    for column, title in SORTABLE_COLUMNS:
-        direction = "ASCENDING" if column == key and descending else "DESCENDING"
-        headers.append(
-            {
-                "title": title,
-                "url": links.url(sort_by__key=column, sort_by__direction=direction),
-                "arrow": ("↓" if descending else "↑") if column == key else "",
-            }
-        )
-    return headers
+    decorate(groups, "g")
 
 
 def _more_id(request) -> str:
@@ -471,11 +311,13 @@ def _more_id(request) -> str:
     return f"more-{scope}"
 
 
-def _group_terms(request, terms: list[Node]) -> int:
-    """How many of the expression's last terms select the group whose rows are asked for
-    (``GROUP_TERMS``, set by the group's rows URL); 0 for anything else."""
+def _page_expression(request, expression: Node | None) -> Node | None:
+    """The expression the rows' chips add to: without the trailing terms that select the
+    group whose rows are asked for (``GROUP_TERMS``, set by the group's rows URL)."""
+    terms = conjuncts(expression)
     raw = request.GET.get(GROUP_TERMS, "")
-    return int(raw) if raw in ("1", "2") and int(raw) <= len(terms) else 0
+    group_terms = int(raw) if raw in ("1", "2") and int(raw) <= len(terms) else 0
+    return conjunction(terms[: len(terms) - group_terms])
 
 
 def _fragment(request) -> str:
@@ -485,35 +327,76 @@ def _fragment(request) -> str:
     return "#listing" if request.htmx.target in (None, "listing") else "#rows"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ListState:
-    """The list as the URL asks for it: links, the expression's top-level terms and the
-    validated query (None, with ``error``, when the URL is invalid). ``or_term`` /
-    ``or_value`` (the chip menu's OR form) are folded into the expression; ``rewritten``
-    says the URL changed because of it."""
+    """The list as the URL asks for it: links, the validated query (None, with ``error``,
+    when the URL is invalid), the columns and the view options. ``or_term`` / ``or_value``
+    (the chip menu's OR form) and ``move`` (the Columns menu's arrows) are folded into the
+    state; ``rewritten`` says the URL changed because of them."""
 
     links: Links
-    terms: list[Node]
     query: ListQuery | None
+    columns: tuple[Column, ...]
+    comfortable: bool = False
+    show_defaults: bool = False
     error: QueryError | None = None
     rewritten: bool = False
 
     @classmethod
     def from_request(cls, request) -> ListState:
         links = Links(request.path, request.GET)
-        terms: list[Node] = []
-        rewritten = False
+        columns = parse_columns(QueryDict())
         try:
-            terms = conjuncts(parse_expression(links.get("q")))
-            if request.GET.get("or_value") and request.GET.get("or_term", "").isdigit():
-                terms = _or_with(terms, int(request.GET["or_term"]), request.GET["or_value"])
-                links = Links(request.path, QueryDict(links.with_terms(terms).partition("?")[2]))
-                rewritten = True
-            params = links.state.copy()
-            params["cursor"] = request.GET.get("cursor", "")
-            return cls(links, terms, ListQuery.from_params(params), rewritten=rewritten)
+            columns = _moved(parse_columns(request.GET), request.GET.get("move", ""))
+            query = ListQuery.from_params(request.GET)
+            _check_view_options(request.GET)
+            or_term = request.GET.get("or_term", "")
+            if request.GET.get("or_value") and or_term.isdigit():
+                expression = or_value(query.expression, int(or_term), request.GET["or_value"])
+                query = replace(query, expression=expression)
+            links.state.pop("columns", None)
+            if columns_param(columns):
+                links.state["columns"] = columns_param(columns)
+            if query.expression is not None:
+                links.state["q"] = to_text(query.expression)
+            rewritten = links.url() != _plain_url(request)
+            return cls(
+                links,
+                query,
+                columns,
+                comfortable=links.get("density") == "comfortable",
+                show_defaults=links.get("defaults") == "show",
+                rewritten=rewritten,
+            )
         except QueryError as exc:
-            return cls(links, terms, None, error=exc)
+            return cls(links, None, columns, error=exc)
+
+
+def _plain_url(request) -> str:
+    """The request's URL with only the list's state, as ``Links.url`` writes it."""
+    return Links(request.path, request.GET).url()
+
+
+def _moved(columns: tuple[Column, ...], move: str) -> tuple[Column, ...]:
+    """The columns with one moved by the Columns menu's arrows: ``move=<name>:-1`` or ``:1``."""
+    if not move:
+        return columns
+    name, _, step = move.rpartition(":")
+    names = [column.name for column in columns]
+    if name not in names or step not in ("-1", "1"):
+        raise QueryError(f"Cannot move the column {name!r}.", field="move")
+    at = names.index(name)
+    to = min(max(at + int(step), 0), len(columns) - 1)
+    reordered = list(columns)
+    reordered.insert(to, reordered.pop(at))
+    return tuple(reordered)
+
+
+def _check_view_options(params: QueryDict) -> None:
+    for name, allowed in VIEW_OPTIONS.items():
+        value = params.get(name)
+        if value and value not in allowed:
+            raise QueryError(f"{name} must be {' or '.join(allowed)}; got {value!r}.", field=name)
 
 
 def _filter_bar(request, project, state: ListState) -> dict:
@@ -524,9 +407,18 @@ def _filter_bar(request, project, state: ListState) -> dict:
         "links": links,
         "query": query,
         "error": state.error,
-        "chips": _chips(links, state.terms) if query else [],
+        "columns": state.columns,
+        "base_columns": [
+            (name, title, any(c.name == name for c in state.columns))
+            for name, title in BASE_COLUMNS.items()
+        ],
+        "comfortable": state.comfortable,
+        "show_defaults": state.show_defaults,
+        "density_url": links.url(density=None if state.comfortable else "comfortable"),
+        "defaults_url": links.url(defaults=None if state.show_defaults else "show"),
+        "chips": _filter_chips(links, query.expression) if query else [],
         "filters_remove_url": links.url(filters=None),
-        "thead_html": _thead_html(_sort_headers(links, query)),
+        "headers": _headers(links, query, state.columns),
         "phases": Phase.values,
         "selected_phases": set(query.phases) if query else set(),
         "time_ranges": list(TIME_RANGES),
@@ -536,7 +428,13 @@ def _filter_bar(request, project, state: ListState) -> dict:
         "namespaces": _namespace_links(request, links),
         "hidden_state": [
             (name, value)
-            for name in ("domain", "filters", "sort_by.key", "sort_by.direction")
+            for name in ("domain", "filters", "sort_by.key", "sort_by.direction", "columns")
+            for value in links.state.getlist(name)
+        ]
+        + [(name, links.get(name)) for name in VIEW_OPTIONS if links.get(name)],
+        "selection_state": [
+            (name, value)
+            for name in ("q", "filters", "domain", "phase", "since", "namespace")
             for value in links.state.getlist(name)
         ],
         "csv_url": links.url(path=reverse("executions:export", args=[project.slug, "csv"])),
@@ -544,58 +442,86 @@ def _filter_bar(request, project, state: ListState) -> dict:
     }
 
 
-def _results(request, project, state: ListState, fragment: str, thead_html: str) -> dict:
-    """The groups (grouped view; each group's table has the page's ``thead_html``) or one
-    keyset page of rows (also a group's rows)."""
+def _results(request, project, state: ListState, fragment: str) -> dict:
+    """The groups (grouped view) or one keyset page of rows (also a group's rows), with the
+    count of every match and of those shown under their parents."""
     query, links = state.query, state.links
     if query is None:
         return {}
-    top = query.filter(project.executions.all(), project.pk, top_level_only=True)
+    executions = project.executions.all()
+    plan = planner.plan(query, executions, project_id=project.pk, top_level_only=True)
     if query.group_by and fragment != "#rows":
-        groups, total = page_groups(query, top, project.pk, MAX_GROUPS_SHOWN)
+        top = query.filter(executions, plan)
+        groups, top_level_total, nested = page_groups(query, top, plan, MAX_GROUPS_SHOWN)
+        if nested is None:
+            nested = nested_matches(query, executions, plan).count()
         shown = groups[:MAX_GROUPS_SHOWN]
-        _decorate_groups(shown, links, state.terms, query.group_by)
+        _decorate_groups(shown, links, query.expression, query.group_by)
         return {
             "groups": shown,
-            "groups_html": _groups_html(shown, thead_html),
             "hidden_groups": len(groups) - len(shown),
-            "total": total,
+            "total": top_level_total + nested,
+            "nested": nested,
             "total_is_estimate": False,
         }
-    rows, next_cursor = query.page(list_rows(top))
+    filtered = with_values(list_rows(query.filter(executions, plan)), state.columns)
+    rows, next_cursor = query.page(filtered, plan)
     with_children(rows)
-    total, is_estimate = query.total(top, rows, next_cursor)
-    group_terms = _group_terms(request, state.terms) if fragment == "#rows" else 0
-    page_terms = state.terms[: len(state.terms) - group_terms]
+    defaults = project.default_labels_dict() if not state.show_defaults else {}
+    expression = _page_expression(request, query.expression) if fragment == "#rows" else None
+    _prepare_rows(rows, state, expression or query.expression, project.slug, defaults)
+    if fragment == "#rows":
+        return {
+            "executions": rows,
+            "next_url": _next_url(request, links, next_cursor),
+            "more_id": _more_id(request),
+            "columns": state.columns,
+        }
+    total, is_estimate, nested = query.page_total(executions, plan, rows, next_cursor)
     return {
         "executions": rows,
-        "rows_html": _rows_html(rows, links, page_terms, project.slug),
         "total": total,
+        "nested": nested,
         "total_is_estimate": is_estimate,
-        "next_url": (
-            links.url(cursor=next_cursor.encode(), **{GROUP_TERMS: str(group_terms or "")})
-            if next_cursor
-            else None
-        ),
+        "sort_window": plan.sort_window,
+        "next_url": _next_url(request, links, next_cursor),
         "more_id": _more_id(request),
     }
 
 
+def _next_url(request, links: Links, next_cursor) -> str | None:
+    if next_cursor is None:
+        return None
+    group_terms = request.GET.get(GROUP_TERMS, "")
+    return links.url(cursor=next_cursor.encode(), **{GROUP_TERMS: group_terms})
+
+
 @require_GET
 def execution_list(request, slug: str):
-    project = project_for(request.user, slug)
+    project = project_for(request.user, slug, projects=Project.objects.with_default_labels())
     state = ListState.from_request(request)
     if state.rewritten and not request.htmx:
         return redirect(state.links.url())
     fragment = _fragment(request)
-    bar = _filter_bar(request, project, state)
-    context = bar | _results(request, project, state, fragment, bar["thead_html"])
+    context = _filter_bar(request, project, state) | _results(request, project, state, fragment)
     response = render(request, "executions/execution_list.html" + fragment, context)
     if fragment == "#listing":
         response["HX-Push-Url"] = state.links.url()
     # The same URL answers a page or a fragment: caches must keep them apart.
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+@require_GET
+def column_suggestions(request, slug: str):
+    """The Columns menu's suggestions: field columns from the keys the project's latest
+    executions have, most common first (``<option>``s for a datalist)."""
+    project = project_for(request.user, slug)
+    return render(
+        request,
+        "executions/partials/_column_suggestions.html",
+        {"suggestions": suggested_keys(project.pk)},
+    )
 
 
 def _domain_tabs(links: Links) -> list[dict]:
@@ -633,7 +559,10 @@ def execution_export(request, slug: str, fmt: str):
         query = ListQuery.from_params(request.GET)
     except QueryError as exc:
         return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-    rows = query.ordered(query.filter(project.executions.all(), project.pk))
+    executions = project.executions.all()
+    # An export holds every match in order, also where the page sorts only the latest.
+    plan = replace(planner.plan(query, executions, project_id=project.pk), sort_window=None)
+    rows = query.ordered(query.filter(executions, plan), plan)
     # iterator(): rows stream from the database in chunks instead of all loaded at once.
     executions = rows.iterator(chunk_size=2000)
     if fmt == "csv":
