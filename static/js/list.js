@@ -1,7 +1,98 @@
-// Executions list: submit the filter form when a select or checkbox changes, and suggest
-// label keys, then values, in the expression box. The page works without this file.
+// Executions list: submit the filter form when a select or checkbox changes, suggest label
+// keys, then values, in the expression box, select rows (shift-click for a range, "select
+// all matching") for Compare and Labels…, and fold the filters away on a phone. The page
+// works without this file: the row checkboxes and both buttons are a plain GET form.
 (function () {
   "use strict";
+
+  // --- selection ------------------------------------------------------------------------
+  var lastClicked = null;
+
+  function selectionForm() { return document.getElementById("selection"); }
+  function rowBoxes() { return Array.prototype.slice.call(document.querySelectorAll('input[name="ids"][form="selection"]')); }
+
+  function updateSelection() {
+    var form = selectionForm();
+    if (!form) return;
+    var boxes = rowBoxes();
+    var checked = boxes.filter(function (box) { return box.checked; });
+    var matching = form.dataset.matching === "true";
+    var total = form.querySelector(".select-matching");
+    var count = form.querySelector(".selection-count");
+    boxes.forEach(function (box) {
+      var row = box.closest("tr");
+      if (row) row.classList.toggle("selected", box.checked || matching);
+      box.disabled = matching;
+    });
+    form.querySelectorAll("[data-matching]").forEach(function (input) { input.disabled = !matching; });
+    if (matching) {
+      count.textContent = "All " + form.dataset.total + " matching executions selected.";
+    } else if (checked.length) {
+      count.textContent = checked.length + " selected.";
+    } else {
+      count.textContent = "";
+    }
+    var compare = form.querySelector(".compare-button");
+    compare.disabled = matching || checked.length < 2 || checked.length > 4;
+    var labels = form.querySelector(".labels-button");
+    if (labels) labels.disabled = !matching && !checked.length;
+    if (total) {
+      var all = boxes.length > 0 && checked.length === boxes.length;
+      total.hidden = matching || !all || Number(form.dataset.total) <= boxes.length;
+    }
+    document.querySelectorAll(".select-page").forEach(function (box) {
+      var scope = box.closest("table");
+      var own = scope ? Array.prototype.slice.call(scope.querySelectorAll('input[name="ids"]')) : [];
+      box.checked = own.length > 0 && own.every(function (b) { return b.checked; });
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var box = event.target;
+    if (box.matches && box.matches('input[name="ids"][form="selection"]')) {
+      var boxes = rowBoxes();
+      if (event.shiftKey && lastClicked && boxes.indexOf(lastClicked) >= 0) {
+        var from = boxes.indexOf(lastClicked), to = boxes.indexOf(box);
+        var low = Math.min(from, to), high = Math.max(from, to);
+        for (var i = low; i <= high; i++) boxes[i].checked = box.checked;
+      }
+      lastClicked = box;
+      updateSelection();
+    } else if (box.matches && box.matches(".select-page")) {
+      var table = box.closest("table");
+      table.querySelectorAll('input[name="ids"]').forEach(function (b) { b.checked = box.checked; });
+      updateSelection();
+    } else if (box.matches && box.matches(".select-matching")) {
+      selectionForm().dataset.matching = "true";
+      updateSelection();
+    }
+  });
+
+  // --- phone: the filters fold behind their summary ----------------------------------------
+  function foldFilters() {
+    var panel = document.querySelector(".filter-panel");
+    if (panel && window.matchMedia("(max-width: 640px)").matches && !panel.querySelector(".error")) {
+      panel.open = false;
+    }
+  }
+
+  function pageReady() {
+    var form = selectionForm();
+    if (form) {
+      form.dataset.total = (document.querySelector(".total") || {}).dataset
+        ? document.querySelector(".total").dataset.total : "0";
+      form.dataset.matching = "false";
+    }
+    lastClicked = null;
+    foldFilters();
+    updateSelection();
+  }
+
+  document.addEventListener("DOMContentLoaded", pageReady);
+  document.addEventListener("htmx:afterSettle", function (event) {
+    // A new listing starts a new selection; new rows (load more, a group) keep it.
+    if (event.target.id === "listing") pageReady(); else updateSelection();
+  });
 
   function submitOnChange(event) {
     var field = event.target;
