@@ -65,6 +65,9 @@ from executions.query import (
 from projects.access import can_edit, project_for
 from projects.models import Project
 
+# The rows of a page, also an htmx fragment on their own (load more, a group's rows): a
+# Jinja2 template (config/jinja2.py says why).
+ROWS_TEMPLATE = "executions/partials/_rows.jinja"
 PAGE_SIZES = (25, 50, 100, 200)
 # The grouped page reads the phases of the shown groups' executions, a random read each
 # (50 groups of 95 at 1M: about 20 ms); the rest are counted and named below them.
@@ -321,7 +324,8 @@ def _page_expression(request, expression: Node | None) -> Node | None:
 
 
 def _fragment(request) -> str:
-    """Which part of the template an htmx request wants."""
+    """Which part of the page an htmx request wants: ``#listing`` of the page's template,
+    or ``#rows`` (``ROWS_TEMPLATE``)."""
     if not request.htmx or request.htmx.history_restore_request:
         return ""
     return "#listing" if request.htmx.target in (None, "listing") else "#rows"
@@ -504,7 +508,10 @@ def execution_list(request, slug: str):
         return redirect(state.links.url())
     fragment = _fragment(request)
     context = _filter_bar(request, project, state) | _results(request, project, state, fragment)
-    response = render(request, "executions/execution_list.html" + fragment, context)
+    if fragment == "#rows":
+        response = render(request, ROWS_TEMPLATE, context, using="jinja2")
+    else:
+        response = render(request, "executions/execution_list.html" + fragment, context)
     if fragment == "#listing":
         response["HX-Push-Url"] = state.links.url()
     # The same URL answers a page or a fragment: caches must keep them apart.
