@@ -21,25 +21,9 @@ from execboard.api import check_namespace
 from execboard.client import Client
 from execboard.config import DEFAULT_URL, TOKEN_VAR, URL_VAR
 from execboard.errors import ExecboardError
+from execboard.fields import CLI_CSV_COLUMNS, CLI_TABLE_COLUMNS, SORT_KEYS, format_duration
 from execboard.output import FORMATS, write_csv, write_fields, write_json, write_table
 from execboard.parsing import labels_expression, parse_label, parse_labels, text_or_file
-
-SORT_KEYS = ("created_at", "started_at", "ended_at", "duration", "phase", "name", "workflow")
-CSV_COLUMNS = (
-    "id",
-    "display_name",
-    "project",
-    "domain",
-    "workflow",
-    "phase",
-    "created_at",
-    "started_at",
-    "ended_at",
-    "duration",
-    "launched_by",
-    "labels",
-    "url",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,24 +130,12 @@ def get_executions(client: Client, args: argparse.Namespace) -> int:
     elif args.output == "csv":
         write_csv(
             ({**row, "labels": json.dumps(row["labels"], ensure_ascii=False)} for row in rows),
-            CSV_COLUMNS,
+            CLI_CSV_COLUMNS,
         )
     else:
         write_table(
-            (
-                [
-                    row["id"],
-                    row["display_name"],
-                    row["workflow"],
-                    row["phase"],
-                    _time(row["started_at"] or row["created_at"]),
-                    _duration(row["duration"]),
-                    row["launched_by"],
-                    _labels(row["labels"]),
-                ]
-                for row in rows
-            ),
-            ["ID", "NAME", "WORKFLOW", "PHASE", "STARTED", "DURATION", "BY", "LABELS"],
+            ([_cell(row, field) for _, field in CLI_TABLE_COLUMNS] for row in rows),
+            [header for header, _ in CLI_TABLE_COLUMNS],
         )
     return 0
 
@@ -186,7 +158,7 @@ def get_execution(client: Client, args: argparse.Namespace) -> int:
             ("created", _time(execution["created_at"])),
             ("started", _time(execution["started_at"])),
             ("ended", _time(execution["ended_at"])),
-            ("duration", _duration(execution["duration"])),
+            ("duration", format_duration(execution["duration"])),
             ("launched by", execution["launched_by"]),
             ("mode", execution["mode"]),
             ("parent", execution["parent"]),
@@ -239,6 +211,18 @@ def describe_execution(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cell(row: dict[str, Any], field: str) -> Any:
+    """A table cell: times, durations and labels as text; a run not yet started shows when it
+    was created."""
+    if field == "started_at":
+        return _time(row["started_at"] or row["created_at"])
+    if field == "duration":
+        return format_duration(row["duration"])
+    if field == "labels":
+        return _labels(row["labels"])
+    return row[field]
+
+
 def _labels(labels: dict[str, str]) -> str:
     """``k:v`` pairs by key (the server's order is not stable across databases)."""
     return " ".join(f"{key}:{value}" if value else key for key, value in sorted(labels.items()))
@@ -247,18 +231,6 @@ def _labels(labels: dict[str, str]) -> str:
 def _time(value: str | None) -> str:
     """``2026-01-02T03:04:05.678+00:00`` → ``2026-01-02 03:04:05`` (times are UTC)."""
     return value[:19].replace("T", " ") if value else ""
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def _joined(*parts: str) -> str:

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 from django.http import HttpResponseRedirect
 
+from execboard.fields import ADMIN_LIST_COLUMNS, EXECUTION_FIELDS, format_duration
 from executions import labels as label_rules
 from executions import services
 from executions.errors import ExecboardError
@@ -46,6 +47,12 @@ def _user_labels(execution: Execution) -> dict[str, str]:
         for key, value in execution.labels.items()
         if key not in label_rules.NAMESPACE_KEYS
     }
+
+
+# Execution fields the admin does not show as read-only values: computed ones (the display
+# name, the URL), the labels (edited as text beside the namespace labels) and the description
+# and its version (the form's fields).
+_NOT_READ_ONLY = {"display_name", "url", "labels", "description", "description_version"}
 
 
 def _fingerprint(labels: dict[str, str]) -> str:
@@ -144,31 +151,18 @@ class ExecutionAdmin(admin.ModelAdmin):
     and the labels can be changed, through the same services as the page and the API."""
 
     form = ExecutionAdminForm
-    list_display = ["id", "project", "domain", "workflow", "phase", "created_at", "launched_by"]
+    list_display = list(ADMIN_LIST_COLUMNS)
     list_filter = ["phase", "domain", "project"]
     search_fields = ["id", "workflow", "launched_by"]
     list_select_related = ["project"]
     show_full_result_count = False
     inlines = [StepInline, EventInline, ChangeInline]
+    # The execution's fields in the API's order, the duration as text.
     readonly_fields = [
-        "id",
-        "project",
-        "domain",
-        "workflow",
-        "workflow_version",
-        "phase",
-        "created_at",
-        "started_at",
-        "ended_at",
-        "duration",
-        "launched_by",
-        "mode",
-        "parent",
-        "namespace_labels",
-        "inputs",
-        "user_metadata",
-        "error",
-    ]
+        "duration_text" if name == "duration" else name
+        for name in EXECUTION_FIELDS
+        if name not in _NOT_READ_ONLY
+    ] + ["namespace_labels"]
     fieldsets = [
         (
             None,
@@ -177,7 +171,7 @@ class ExecutionAdmin(admin.ModelAdmin):
                     ("id", "project", "domain"),
                     ("workflow", "workflow_version"),
                     ("phase", "mode", "launched_by"),
-                    ("created_at", "started_at", "ended_at", "duration"),
+                    ("created_at", "started_at", "ended_at", "duration_text"),
                     "parent",
                     "error",
                 ]
@@ -197,6 +191,10 @@ class ExecutionAdmin(admin.ModelAdmin):
         ),
         ("Data", {"fields": ["inputs", "user_metadata"], "classes": ["collapse"]}),
     ]
+
+    @admin.display(description="Duration")
+    def duration_text(self, obj: Execution) -> str:
+        return format_duration(obj.duration) or self.get_empty_value_display()
 
     @admin.display(description="Namespace labels")
     def namespace_labels(self, obj: Execution) -> str:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
+from execboard.fields import EXECUTION_FIELDS
 from executions.models import Change, Event, Execution, Step
 
 # Stand-ins reversed once per request; the real slug and id ([a-z0-9-] and [a-z0-9], which
@@ -30,7 +31,8 @@ class ExecutionJson:
     """Builds SPEC §5's execution object from a model instance with plain attribute reads:
     serialising a page of 50 (or a bulk response of 1,000) through ``ModelSerializer``'s
     field machinery cost more than the SQL. ``ExecutionSerializer`` documents the same shape
-    for the schema and uses this for its output."""
+    for the schema and uses this for its output. The keys are ``EXECUTION_FIELDS`` in order
+    (tests/test_fields.py holds them to it)."""
 
     def __init__(self, request=None) -> None:
         self.tz = timezone.get_current_timezone()
@@ -76,29 +78,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Execution
-        fields = [
-            "id",
-            "project",
-            "domain",
-            "workflow",
-            "workflow_version",
-            "phase",
-            "created_at",
-            "started_at",
-            "ended_at",
-            "duration",
-            "launched_by",
-            "mode",
-            "parent",
-            "display_name",
-            "labels",
-            "description",
-            "description_version",
-            "user_metadata",
-            "inputs",
-            "error",
-            "url",
-        ]
+        fields = list(EXECUTION_FIELDS)
         read_only_fields = fields
 
     def to_representation(self, execution: Execution) -> dict[str, Any]:

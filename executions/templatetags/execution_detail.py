@@ -9,8 +9,8 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from execboard.fields import format_duration
 from executions.markdown import render_markdown
-from executions.timeline import format_duration
 
 register = template.Library()
 
@@ -21,7 +21,8 @@ OPEN_DEPTH = 2
 
 @register.filter
 def duration(seconds: float | None) -> str:
-    return format_duration(seconds)
+    """The list's duration text; ``—`` where there is none."""
+    return format_duration(seconds) or "—"
 
 
 @register.filter
