@@ -41,3 +41,7 @@ serve: install  ## Production server: gunicorn, static files by whitenoise
 
 bench: install  ## Load N executions (default 100000) into PostgreSQL and measure; see BENCHMARKS.md
 	$(BIN)/python -m bench.run $(N)
+
+.PHONY: bench-http
+bench-http: install  ## The list page and bulk labels over HTTP against gunicorn, on the loaded N
+	$(BIN)/python -m bench.run $(N) --only-http

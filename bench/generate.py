@@ -17,6 +17,7 @@ run on two connections so that two server processes parse rows while Python gene
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -51,6 +52,16 @@ MAX_DURATION = 7 * 24 * 3600.0
 EXPERIMENT_SIZE = 50  # mean executions per experiment: about N/50 experiments
 GROUP_SIZE = 20  # mean executions per group: about N/20 groups, nested in experiments
 RELEASE_SHARE = 0.02
+# Field columns (SPEC §10: `input.<key>`, `meta.<key>`): every execution has the same three
+# inputs (parameters); finished executions carry `loss` and `epochs` in `user_metadata`, and
+# succeeded ones also `accuracy`, so a metadata sort meets missing values as well as numbers.
+# Drawn from their own random stream (FIELDS_SEED_OFFSET), so adding them left every label,
+# id, phase and time of the workload as it was.
+FIELDS_SEED_OFFSET = 0x5EED
+LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01)
+BATCH_SIZES = (16, 32, 64, 128, 256)
+OPTIMIZERS = ("adam", "adamw", "sgd", "lion")
+WORKLOAD_VERSION = 2  # 2: inputs and user_metadata added; part of the loaded marker
 
 # Execution ids are a bijection of the row number (unique by construction, random-looking):
 # i * A + B modulo 36**10, with A coprime to 36.
@@ -122,6 +133,8 @@ class GeneratedExecution:
     duration: float | None
     launched_by: str
     labels: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, object] = field(default_factory=dict)
+    user_metadata: dict[str, object] = field(default_factory=dict)
 
     @property
     def phase_occurred_at(self) -> datetime:
@@ -148,6 +161,7 @@ class Workload:
 
     def __iter__(self) -> Iterator[GeneratedExecution]:
         rng = random.Random(self.seed)
+        fields_rng = random.Random(self.seed + FIELDS_SEED_OFFSET)
         pool = "".join(rng.choices(FILLER_ALPHABET, k=(1 << FILLER_POOL_BITS) + 64))
         domains, domain_totals = _cumulative(DOMAINS)
         phases, phase_totals = _cumulative(PHASES)
@@ -195,6 +209,18 @@ class Workload:
                 labels[key] = pool[start : start + rng.randint(16, 64)]
             labels["user"] = launched_by  # the namespace label every execution carries
 
+            inputs = {
+                "learning_rate": fields_rng.choice(LEARNING_RATES),
+                "batch_size": fields_rng.choice(BATCH_SIZES),
+                "optimizer": fields_rng.choice(OPTIMIZERS),
+            }
+            metadata: dict[str, object] = {}
+            if duration is not None:
+                metadata["loss"] = round(fields_rng.lognormvariate(-1.0, 0.8), 4)
+                metadata["epochs"] = fields_rng.randint(1, 100)
+                if phase == "SUCCEEDED":
+                    metadata["accuracy"] = round(fields_rng.uniform(0.5, 0.99), 4)
+
             yield GeneratedExecution(
                 row=row,
                 id=execution_id(row),
@@ -208,6 +234,8 @@ class Workload:
                 duration=duration,
                 launched_by=launched_by,
                 labels=labels,
+                inputs=inputs,
+                user_metadata=metadata,
             )
 
 
@@ -226,7 +254,7 @@ def copy_lines(execution: GeneratedExecution, project_id: int) -> tuple[str, str
             execution.domain,
             execution.workflow,
             "",
-            "{}",
+            json.dumps(execution.inputs),
             execution.phase,
             _ts(execution.phase_occurred_at),
             created,
@@ -238,7 +266,7 @@ def copy_lines(execution: GeneratedExecution, project_id: int) -> tuple[str, str
             r"\N",
             "",
             "0",
-            "{}",
+            json.dumps(execution.user_metadata),
             "",
             labels_json,
         )
@@ -422,7 +450,7 @@ def load(n: int, seed: int = SEED, *, log=print, batch: int = 2000) -> LoadRepor
 def marker(n: int, seed: int) -> str:
     """Recorded on the executions table after a complete load, so a later run can tell
     whether the database already holds this workload."""
-    return f"execboard bench n={n} seed={seed}"
+    return f"execboard bench n={n} seed={seed} workload={WORKLOAD_VERSION}"
 
 
 def loaded_marker() -> str | None:
@@ -431,6 +459,18 @@ def loaded_marker() -> str | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT obj_description('executions_execution'::regclass, 'pg_class')")
         return cursor.fetchone()[0]
+
+
+def is_loaded(n: int, seed: int) -> bool:
+    """Whether the database holds this workload: the marker of a complete load, and the rows
+    (a test database's flush truncates the tables but leaves the table's comment)."""
+    from django.db import connection
+
+    if loaded_marker() != marker(n, seed):
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM (SELECT 1 FROM executions_execution LIMIT %s) t", [n])
+        return cursor.fetchone()[0] == n
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,13 @@
 Q1-Q9 (API and page), I1 and I2 (HTTP, gunicorn) and the size per execution.
 
     python -m bench.run 100000        # or: make bench N=100000
+    python -m bench.run 1000000 --only-http   # or: make bench-http N=1000000
+    python -m bench.run 1000000 --load-only   # load (when not loaded yet) and stop
+
+``--only-http`` measures the list page (Q1-Q8, with three field columns, the metadata sorts)
+and bulk labels over HTTP against gunicorn (``bench/http_pages.py``) on the database already
+loaded, and refuses to run on a database that holds another N; ``--http-pages`` adds the same
+to a full run.
 
 DATABASE_URL names the database (default postgres://postgres@127.0.0.1:5432/execboard_bench);
 it is created and migrated when missing. Results go to bench/results/ (JSON, Markdown, plans)
@@ -215,6 +222,31 @@ def markdown(results: dict) -> str:
         "",
         f"Load: {results['load']}",
         "",
+    ]
+    if results.get("queries") is not None:
+        lines += _queries_markdown(results)
+    ingestion = results.get("ingestion")
+    if ingestion:
+        i1, i2 = ingestion["I1"], ingestion["I2"]
+        lines += [
+            "",
+            f"I1 bulk API: **{i1['per_second']:,.0f} executions/s** ({i1['executions']:,} in "
+            f"{i1['requests']} requests of 1,000 x 20 labels; target ≥ {TARGETS['I1']:,}). "
+            f"I2 create + RUNNING + SUCCEEDED: **{i2['per_second']:,.0f} executions/s** "
+            f"({i2['executions']:,} by {i2['clients']} concurrent clients, gunicorn with "
+            f"{i2['gunicorn_workers']} workers; target ≥ {TARGETS['I2']:,}).",
+        ]
+    if results.get("size"):
+        lines += _size_markdown(results["size"])
+    if results.get("http"):
+        from bench.http_pages import markdown as http_markdown
+
+        lines += ["", http_markdown(results["http"])]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _queries_markdown(results: dict) -> list[str]:
+    lines = [
         "| query | scope | API p50 | API p95 | API target p95 | API SQL statements (ms) "
         "| page p50 | page p95 | page SQL statements (ms) | rows | count | floor 1M | MLflow 1M |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -233,19 +265,11 @@ def markdown(results: dict) -> str:
             f"| {_num(api.get('rows'))} | {count} | {_ms(row['floor_1m'])} "
             f"| {_num(row['mlflow_1m'])} |"
         )
-    ingestion = results.get("ingestion")
-    if ingestion:
-        i1, i2 = ingestion["I1"], ingestion["I2"]
-        lines += [
-            "",
-            f"I1 bulk API: **{i1['per_second']:,.0f} executions/s** ({i1['executions']:,} in "
-            f"{i1['requests']} requests of 1,000 x 20 labels; target ≥ {TARGETS['I1']:,}). "
-            f"I2 create + RUNNING + SUCCEEDED: **{i2['per_second']:,.0f} executions/s** "
-            f"({i2['executions']:,} by {i2['clients']} concurrent clients, gunicorn with "
-            f"{i2['gunicorn_workers']} workers; target ≥ {TARGETS['I2']:,}).",
-        ]
-    size = results["size"]
-    lines += [
+    return lines
+
+
+def _size_markdown(size: dict) -> list[str]:
+    lines = [
         "",
         f"Size: **{size['bytes_per_execution']:,.0f} bytes per execution** in the execution "
         f"and label tables with their indexes ({size['tables_bytes'] / 2**30:.2f} GiB; whole "
@@ -260,7 +284,24 @@ def markdown(results: dict) -> str:
             f"| {part['table']} | {part['part']} | {part['bytes'] / 2**20:,.1f} "
             f"| {part['bytes'] / max(size['executions'], 1):,.0f} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def ensure_loaded(n: int, seed: int, *, reload: bool = False) -> str:
+    """Load the workload unless the database holds it already; says what it did."""
+    from bench.generate import is_loaded, load
+
+    if not reload and is_loaded(n, seed):
+        print(f"{n:,} executions already loaded", flush=True)
+        return "already loaded"
+    print(f"Loading {n:,} executions…", flush=True)
+    report = load(n, seed)
+    note = (
+        f"COPY {report.copy_seconds:.0f} s, indexes and constraints "
+        f"{report.index_seconds:.0f} s, VACUUM ANALYZE {report.analyze_seconds:.0f} s"
+    )
+    print(f"Loaded in {report.total_seconds:.0f} s ({note})", flush=True)
+    return note
 
 
 def run(
@@ -271,22 +312,26 @@ def run(
     ingest: bool = True,
     reload: bool = False,
     only: frozenset[str] | None = None,
+    http: bool = False,
+    only_http: bool = False,
+    http_calls: int = 30,
+    bulk_labels: bool = True,
 ) -> dict:
     """Load (when needed) and measure (every query, or the ids in ``only``); returns the
-    results that ``markdown`` formats."""
-    from bench.generate import load, loaded_marker, marker
+    results that ``markdown`` formats. ``http`` adds the list page over HTTP against
+    gunicorn (``bench.http_pages``); ``only_http`` measures that alone."""
+    if only_http and not reload:
+        from bench.generate import is_loaded, loaded_marker
 
-    load_note = "already loaded"
-    if reload or loaded_marker() != marker(n, seed):
-        print(f"Loading {n:,} executions…", flush=True)
-        report = load(n, seed)
-        load_note = (
-            f"COPY {report.copy_seconds:.0f} s, indexes and constraints "
-            f"{report.index_seconds:.0f} s, VACUUM ANALYZE {report.analyze_seconds:.0f} s"
-        )
+        if not is_loaded(n, seed):
+            # Never a silent reload (minutes, and it replaces whatever N is loaded).
+            raise SystemExit(
+                f"--only-http measures a loaded database, and this one does not hold "
+                f"{n:,} executions of seed {seed} (it holds: {loaded_marker() or 'nothing'}). "
+                "Load it first: python -m bench.run N --load-only"
+            )
+    load_note = ensure_loaded(n, seed, reload=reload)
     user, token = bench_user()
-    print("Measuring queries…", flush=True)
-    queries, plans = measure_queries(token, user, calls, only)
     results = {
         "n": n,
         "seed": seed,
@@ -294,12 +339,19 @@ def run(
         "machine": machine(),
         "load_average": os.getloadavg(),
         "load": load_note,
-        "queries": queries,
-        "plans": plans,
-        # Measured before ingestion, whose deleted rows would leave free space behind.
-        "size": database_sizes(),
+        "plans": [],
     }
-    if ingest:
+    if not only_http:
+        print("Measuring queries…", flush=True)
+        results["queries"], results["plans"] = measure_queries(token, user, calls, only)
+        # Measured before ingestion, whose deleted rows would leave free space behind.
+        results["size"] = database_sizes()
+    if http or only_http:
+        from bench.http_pages import run_http
+
+        print("Measuring the list page over HTTP…", flush=True)
+        results["http"] = run_http(n, token, user, http_calls, bulk=bulk_labels)
+    if ingest and not only_http:
         print("Measuring ingestion…", flush=True)
         results["ingestion"] = measure_ingestion(token, n, seed)
     return results
@@ -328,11 +380,13 @@ def machine() -> str:
 
 def write_results(results: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"n{results['n']}-{time.strftime('%Y%m%dT%H%M%S')}"
+    kind = "-http" if results.get("queries") is None else ""
+    stem = RESULTS / f"n{results['n']}{kind}-{time.strftime('%Y%m%dT%H%M%S')}"
     plans = results.pop("plans")
     stem.with_suffix(".json").write_text(json.dumps(results, indent=2))
     stem.with_suffix(".md").write_text(markdown(results))
-    Path(f"{stem}-plans.md").write_text("\n".join(plans))
+    if plans:
+        Path(f"{stem}-plans.md").write_text("\n".join(plans))
     return stem
 
 
@@ -343,6 +397,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=30, help="timed calls per query (≥ 20)")
     parser.add_argument("--reload", action="store_true", help="load even if already loaded")
     parser.add_argument("--no-ingest", action="store_true", help="skip I1 and I2")
+    parser.add_argument(
+        "--http-pages",
+        action="store_true",
+        help="also measure the list page (Q1-Q8 and variants) and bulk labels over HTTP "
+        "against gunicorn",
+    )
+    parser.add_argument(
+        "--only-http",
+        action="store_true",
+        help="measure only the list page and bulk labels over HTTP (no in-process queries, "
+        "no ingestion, no size); reuses the loaded database",
+    )
+    parser.add_argument("--http-calls", type=int, default=30, help="timed calls per page over HTTP")
+    parser.add_argument(
+        "--no-bulk-labels", action="store_true", help="skip bulk labels in the HTTP part"
+    )
+    parser.add_argument(
+        "--load-only",
+        action="store_true",
+        help="load the workload (when not loaded yet, or with --reload) and measure nothing",
+    )
     parser.add_argument(
         "--queries",
         default=None,
@@ -362,13 +437,21 @@ def main(argv: list[str] | None = None) -> int:
     from bench.generate import SEED
 
     call_command("migrate", verbosity=0)
+    seed = SEED if args.seed is None else args.seed
+    if args.load_only:
+        ensure_loaded(args.n, seed, reload=args.reload)
+        return 0
     call_command("collectstatic", verbosity=0, interactive=False)
     results = run(
         args.n,
-        SEED if args.seed is None else args.seed,
+        seed,
         calls=args.calls,
         ingest=not args.no_ingest,
         reload=args.reload,
+        http=args.http_pages,
+        only_http=args.only_http,
+        http_calls=args.http_calls,
+        bulk_labels=not args.no_bulk_labels,
         only=None
         if args.queries is None
         else frozenset(q.strip().upper() for q in args.queries.split(",") if q.strip()),
@@ -376,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     stem = write_results(results)
     print()
     print(markdown(results))
-    print(f"Results in {stem}.json, {stem.name}.md and {stem.name}-plans.md")
+    plans = f" and {stem.name}-plans.md" if Path(f"{stem}-plans.md").exists() else ""
+    print(f"Results in {stem}.json, {stem.name}.md{plans}")
     return 0
 
 

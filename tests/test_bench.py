@@ -116,3 +116,53 @@ def test_the_runner_measures_every_query_ingestion_and_size():
     table = markdown({**results, "plans": None})
     assert "| Q1 |" in table and "I1 bulk API" in table
     assert json.dumps({k: v for k, v in results.items() if k != "plans"})
+
+
+def test_the_workload_carries_inputs_and_metadata_for_field_columns():
+    for execution in Workload(500):
+        assert set(execution.inputs) == {"learning_rate", "batch_size", "optimizer"}
+        finished = execution.duration is not None
+        assert ("loss" in execution.user_metadata) == finished
+        assert ("accuracy" in execution.user_metadata) == (execution.phase == "SUCCEEDED")
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_the_runner_measures_the_list_page_and_bulk_labels_over_http():
+    from bench.http_pages import BULK_KEY
+    from bench.run import ensure_loaded, markdown, run
+    from executions.models import Change
+
+    ensure_loaded(600, seed=7)
+    # --only-http measures the loaded database and never loads another N in its place.
+    with pytest.raises(SystemExit, match="does not hold 601"):
+        run(601, seed=7, ingest=False, only_http=True)
+    assert Execution.objects.count() == 600
+
+    results = run(600, seed=7, calls=2, ingest=False, only_http=True, http_calls=2)
+
+    assert "queries" not in results and "size" not in results
+    http = results["http"]
+    by_id = {row["id"]: row for row in http["pages"]}
+    # Q8 needs 21 pages, which 600 executions do not have.
+    assert {"Q1", "Q1+cols", "Q6", "Q6+cols", "Q7", "S1", "S2", "S3"} <= set(by_id)
+    latest = by_id["Q1"]
+    assert latest["status"] == 200
+    assert latest["calls"] == 2 and latest["p50"] > 0
+    assert latest["wire_bytes"] > 0
+    assert latest["body_bytes"] is None or latest["body_bytes"] >= latest["wire_bytes"]
+    assert 1 <= latest["statements"] <= 20
+    assert latest["load_before"] and latest["load_after"]
+    # Variants the server may not know yet are recorded with their status, not raised.
+    assert all(isinstance(row["status"], int) for row in http["pages"])
+    assert by_id["S1"]["matching"] > 0
+    bulk = http["bulk_labels"]
+    assert {"dry_run", "add", "remove"} <= set(bulk)
+    assert all(isinstance(bulk[name]["status"], int) for name in ("dry_run", "add", "remove"))
+    # Whatever the endpoint did, the workload is left as loaded.
+    assert not Execution.objects.filter(labels__has_key=BULK_KEY).exists()
+    assert not Label.objects.filter(key=BULK_KEY).exists()
+    assert not Change.objects.filter(key=BULK_KEY).exists()
+    table = markdown({**results, "plans": None})
+    assert "List page over HTTP" in table and "| Q1 |" in table and "| dry_run |" in table
+    assert json.dumps({k: v for k, v in results.items() if k != "plans"})
