@@ -78,7 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument(
         "--filters", metavar="FLYTE", help="field filters: 'eq(phase,FAILED)+gte(duration,60)'"
     )
-    listing.add_argument("--sort", choices=SORT_KEYS, help="sort key (default: created_at)")
+    listing.add_argument(
+        "--sort",
+        metavar="KEY",
+        help=f"sort key: {', '.join(SORT_KEYS)}, or label.<key>, meta.<key>, input.<key> "
+        "(default: created_at)",
+    )
     listing.add_argument("--asc", action="store_true", help="ascending (default: descending)")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.add_argument("--namespace", help="only this namespace, e.g. user:anne (default: all)")

@@ -56,6 +56,7 @@ from django.utils.dateparse import parse_datetime
 from lark import Lark, Token, Transformer, Tree, UnexpectedCharacters, UnexpectedInput
 from lark.exceptions import UnexpectedEOF, UnexpectedToken, VisitError
 
+from execboard.fields import SORT_KEYS
 from executions import releases as release_rules
 from executions.errors import ExecboardError
 from executions.labels import LabelError, validate_key
@@ -538,7 +539,7 @@ class ExpressionCompiler:
     def in_row(self, terms: Iterable[LabelTerm]) -> Q:
         """Any of these label terms, tested on the execution row's ``labels`` copy
         (``labels ->> 'team' IN (…)``, ``(labels -> 'release') IS NOT NULL``) rather than
-        through the label rows: see ``ListQuery._walk`` for when that wins.
+        through the label rows: see ``executions.planner`` for when that wins.
 
         PostgreSQL has no statistics for these expressions and takes them as common (0.5 %
         for an equality, 99.5 % for a key), so with a ``LIMIT`` it walks the sort order's
@@ -778,7 +779,6 @@ def parse_filters(text: str) -> Q:
 # Sort and keyset cursor
 # --------------------------------------------------------------------------------------------
 
-SORT_KEYS = ("created_at", "started_at", "ended_at", "duration", "phase", "name", "workflow")
 SORT_ALIASES = {"execution_created_at": "created_at"}
 _NULLABLE_SORT_KEYS = frozenset({"started_at", "ended_at", "duration"})
 _SORT_VALUE = "sort_value"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from execboard.fields import format_duration
 from executions.models import Step
 
 NAME_WIDTH = 220
@@ -25,23 +26,6 @@ MAX_TICKS = 7
 # Candidate tick spacings in seconds: 1s … 1 week.
 TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
               43200, 86400, 172800, 604800)  # fmt: skip
-
-
-def format_duration(seconds: float | None) -> str:
-    """``42.5`` → ``42.5s``, ``3723`` → ``1h 02m 03s``; ``None`` → ``—``."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f}s" if seconds % 1 else f"{int(seconds)}s"
-    whole = round(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours:02d}h {minutes:02d}m"
-    if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    return f"{minutes}m {secs:02d}s"
 
 
 def _tick_label(seconds: int) -> str:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from executions import services
 from executions.models import Change, Event, Label, Phase, Step
 from executions.textdiff import line_diff
-from executions.timeline import build_timeline, format_duration, step_tree
+from executions.timeline import build_timeline, step_tree
 from projects.models import DefaultLabel, Role
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory, make_execution
 
@@ -661,22 +661,6 @@ def test_the_timeline_scales_bars_to_time_and_draws_running_steps_up_to_now(exec
     assert (first.state, second.state, third.state) == ("done", "open", "pending")
     assert "30s so far" in second.tooltip and "not started" in third.tooltip
     assert [tick.label for tick in timeline.ticks] == ["0", "10s", "20s", "30s", "40s", "50s", "1m"]
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [
-        (None, "—"),
-        (0, "0s"),
-        (4.25, "4.2s"),
-        (59, "59s"),
-        (61, "1m 01s"),
-        (3723, "1h 02m 03s"),
-        (90061, "1d 01h 01m"),
-    ],
-)
-def test_durations_read_naturally(seconds, text):
-    assert format_duration(seconds) == text
 
 
 def test_the_description_diff_shows_changed_lines_with_a_little_context():

@@ -76,7 +76,13 @@ LIST_PARAMS = frozenset(
         OpenApiParameter("phase", str, description="Comma-separated phases."),
         OpenApiParameter("since", str, enum=["1h", "24h", "7d", "30d"]),
         OpenApiParameter("namespace", str, description="A label such as user:anne."),
-        OpenApiParameter("sort_by.key", str, enum=list(SORT_KEYS)),
+        OpenApiParameter(
+            "sort_by.key",
+            str,
+            description=f"One of {', '.join(SORT_KEYS)}, or a JSON value: label.<key>, "
+            "meta.<key> (user_metadata), input.<key> (inputs); numbers before text, missing "
+            "last.",
+        ),
         OpenApiParameter("sort_by.direction", str, enum=["DESCENDING", "ASCENDING"]),
         OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}."),
         OpenApiParameter("cursor", str, description="`next` of the previous page."),
@@ -131,6 +137,8 @@ def execution_list(request):
         "next": next_cursor.encode() if next_cursor else None,
         "count": total,
         "count_is_estimate": is_estimate,
+        # A sort by a JSON value over very many matches orders the latest of them only.
+        "sort_is_approximate": plan.sort_window is not None,
     }
     if query.group_by:
         body["groups"] = api_groups(query, executions, plan, None if is_estimate else total)

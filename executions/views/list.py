@@ -27,6 +27,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import RFC3986_SUBDELIMS
 from django.views.decorators.http import require_GET
 
+from execboard.fields import EXPORT_COLUMNS
 from executions import planner
 from executions.columns import (
     BASE_COLUMNS,
@@ -581,43 +582,26 @@ def execution_export(request, slug: str, fmt: str):
     return response
 
 
-EXPORT_COLUMNS = (
-    "id",
-    "name",
-    "project",
-    "domain",
-    "workflow",
-    "workflow_version",
-    "phase",
-    "created_at",
-    "started_at",
-    "ended_at",
-    "duration",
-    "launched_by",
-    "mode",
-    "parent",
-    "labels",
-)
-
-
-def _export_row(execution, project_slug: str) -> list:
-    return [
-        execution.id,
-        execution.display_name,
-        project_slug,
-        execution.domain,
-        execution.workflow,
-        execution.workflow_version,
-        execution.phase,
-        execution.created_at.isoformat(),
-        execution.started_at.isoformat() if execution.started_at else None,
-        execution.ended_at.isoformat() if execution.ended_at else None,
-        execution.duration,
-        execution.launched_by,
-        execution.mode,
-        execution.parent_id,
-        execution.labels,
-    ]
+def _export_row(execution, project_slug: str) -> dict:
+    """An execution as the export writes it, keyed by ``EXPORT_COLUMNS``."""
+    values = {
+        "id": execution.id,
+        "name": execution.display_name,
+        "project": project_slug,
+        "domain": execution.domain,
+        "workflow": execution.workflow,
+        "workflow_version": execution.workflow_version,
+        "phase": execution.phase,
+        "created_at": execution.created_at.isoformat(),
+        "started_at": execution.started_at.isoformat() if execution.started_at else None,
+        "ended_at": execution.ended_at.isoformat() if execution.ended_at else None,
+        "duration": execution.duration,
+        "launched_by": execution.launched_by,
+        "mode": execution.mode,
+        "parent": execution.parent_id,
+        "labels": execution.labels,
+    }
+    return {column: values[column] for column in EXPORT_COLUMNS}
 
 
 class _Echo:
@@ -639,13 +623,13 @@ def _csv_lines(executions, project_slug: str) -> Iterator[str]:
     yield writer.writerow(EXPORT_COLUMNS)
     for execution in executions:
         row = _export_row(execution, project_slug)
-        yield writer.writerow([_csv_cell(value) for value in row])
+        yield writer.writerow([_csv_cell(value) for value in row.values()])
 
 
 def _json_chunks(executions, project_slug: str) -> Iterator[str]:
     yield "["
     for index, execution in enumerate(executions):
-        row = dict(zip(EXPORT_COLUMNS, _export_row(execution, project_slug), strict=True))
+        row = _export_row(execution, project_slug)
         yield ("," if index else "") + "\n" + json.dumps(row, ensure_ascii=False)
     yield "\n]\n"
 
