@@ -132,6 +132,10 @@ class ExecutionPageSerializer(serializers.Serializer):
     next = serializers.CharField(allow_null=True)
     count = serializers.IntegerField()
     count_is_estimate = serializers.BooleanField()
+    sort_is_approximate = serializers.BooleanField(
+        help_text="A sort by a label./meta./input. value over more than 20,000 estimated "
+        "matches orders the latest 20,000 of them only."
+    )
     groups = GroupSerializer(
         many=True, required=False, help_text="With group_by: the groups, largest first."
     )
