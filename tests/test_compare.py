@@ -279,3 +279,10 @@ def test_the_page_costs_the_same_few_queries_for_two_or_four_executions(
     for count in (2, 4):
         with django_assert_num_queries(6):
             assert signed_in.get(page_url(project, *executions[:count])).status_code == 200
+
+
+def test_ids_may_come_as_the_lists_checkboxes_send_them(signed_in, project, trio):
+    url = reverse("executions:compare", args=[project.slug])
+    response = signed_in.get(url, {"ids": [e.pk for e in trio]})
+    assert response.status_code == 200
+    assert "<h1>Compare 3 executions</h1>" in response.content.decode()

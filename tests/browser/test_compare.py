@@ -78,3 +78,32 @@ def test_differing_cells_are_highlighted_and_the_toggle_hides_equal_rows(
     page.go_back()  # the toggle is in the history like any link
     expect(page).to_have_url(re.compile(r"only=diff"))
     expect(team).to_have_count(0)
+
+
+def test_three_rows_selected_in_the_list_open_side_by_side(new_page, project, editor, trio):
+    page = new_page(editor)
+    page.goto(f"/p/{project.slug}/")
+    for run in trio:
+        page.get_by_label(f"Select {run.display_name}").check()
+    page.get_by_role("button", name="Compare").click()
+    expect(page).to_have_url(re.compile(rf"/p/{project.slug}/compare/\?"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Compare 3 executions")
+    expect(page.locator("th.compare-exec a")).to_have_count(3)
+    expect(row(page, "model").locator("td.differs")).to_have_count(3)
+
+
+@pytest.fixture
+def axe(request):
+    """tests/browser/conftest.py's axe-core checker, where this checkout has it."""
+    try:
+        return request.getfixturevalue("axe")
+    except pytest.FixtureLookupError:
+        pytest.skip("tests/browser/conftest.py has no axe fixture")
+
+
+def test_the_comparison_and_its_error_pass_axe(new_page, project, editor, trio, axe):
+    page = new_page(editor)
+    ids = ",".join(run.pk for run in trio)
+    for query in (f"ids={ids}", f"ids={ids}&only=diff", "ids=one"):
+        page.goto(f"/p/{project.slug}/compare/?{query}")
+        assert axe(page) == [], query
