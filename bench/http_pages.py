@@ -356,6 +356,16 @@ def bulk_selection(project_slug: str = PROJECT) -> tuple[dict, int]:
     return {"project": project_slug, "q": q}, matching
 
 
+def _print_bulk(name: str, shown: dict) -> None:
+    print(
+        f"  bulk {name}: HTTP {shown['status']}"
+        + (f" {shown['seconds']:.2f} s" if "seconds" in shown else "")
+        + (f" matched {shown.get('matched')}, changed {shown.get('changed')}")
+        + (f" ({shown['error'][:120]})" if shown.get("error") else ""),
+        flush=True,
+    )
+
+
 def _bulk_call(conn: Connection, body: dict) -> dict:
     load_before = os.getloadavg()
     try:
@@ -388,9 +398,67 @@ def _bulk_call(conn: Connection, body: dict) -> dict:
     return result
 
 
-def measure_bulk_labels(conn: Connection) -> dict:
+def _quiet_database(limit: float = 300.0) -> float:
+    """Wait until no other session of this database runs a statement (a request gunicorn
+    killed leaves its statement running in PostgreSQL, holding its row locks, until the
+    statement ends); returns the seconds waited."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+def _bulk_in_process(token: str, body: dict) -> dict:
+    """The same bulk-labels request through Django in this process: no worker timeout, so
+    it says what a request that gunicorn killed would have taken."""
+    from django.test import Client, override_settings
+
+    from bench.run import SERVER_ENV
+
+    waited = _quiet_database()
+    load_before = os.getloadavg()
+    # The server's label cap (the workload's 21 labels and one more), whatever this
+    # process was started with.
+    with override_settings(EXECBOARD_MAX_LABELS=int(SERVER_ENV["EXECBOARD_MAX_LABELS"])):
+        started = time.perf_counter()
+        response = Client(raise_request_exception=False).post(
+            "/api/v1/executions/bulk-labels/",
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Token {token}",
+        )
+    result = {
+        "status": response.status_code,
+        "seconds": time.perf_counter() - started,
+        "waited_for_database": waited,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
+    try:
+        answer = json.loads(response.content)
+    except ValueError:
+        answer = None
+    if response.status_code == 200 and isinstance(answer, dict):
+        result.update({k: answer.get(k) for k in ("matched", "changed", "dry_run")})
+    else:
+        result["error"] = " ".join(response.content[:300].decode("utf-8", "replace").split())
+    return result
+
+
+def measure_bulk_labels(conn: Connection, token: str) -> dict:
     """A dry run, the real change (a value unique to this run) and its removal, each timed
-    end to end; the label and its history entries are removed afterwards either way."""
+    end to end over HTTP; a call that gunicorn's worker timeout killed is repeated in
+    process (``<name>_in_process``) to say what it costs. The label and its history entries
+    are removed afterwards either way."""
     from django.db import connection
 
     from executions.models import Change, Execution, Label
@@ -406,16 +474,13 @@ def measure_bulk_labels(conn: Connection) -> dict:
             ("remove", {**selection, "remove": [BULK_KEY]}),
         ):
             results[name] = _bulk_call(conn, body)
-            shown = results[name]
-            print(
-                f"  bulk {name}: HTTP {shown['status']}"
-                + (f" {shown['seconds']:.2f} s" if "seconds" in shown else "")
-                + (f" matched {shown.get('matched')}, changed {shown.get('changed')}")
-                + (f" ({shown['error'][:120]})" if shown.get("error") else ""),
-                flush=True,
-            )
+            _print_bulk(name, results[name])
+            if results[name].get("worker_timeout"):
+                results[f"{name}_in_process"] = _bulk_in_process(token, body)
+                _print_bulk(f"{name} in process", results[f"{name}_in_process"])
     finally:
         # Whatever the endpoint did, leave the workload as loaded.
+        _quiet_database()
         ids = list(
             Label.objects.filter(key=BULK_KEY).values_list("execution_id", flat=True).distinct()
         )
@@ -479,7 +544,7 @@ def run_http(n: int, token: str, user, calls: int, *, bulk: bool = True) -> dict
             api = Connection(
                 base, {"Authorization": f"Token {token}", "Accept-Encoding": ACCEPT_ENCODING}
             )
-            results["bulk_labels"] = measure_bulk_labels(api)
+            results["bulk_labels"] = measure_bulk_labels(api, token)
             api.close()
     results["load_average_end"] = os.getloadavg()
     return results
@@ -517,7 +582,15 @@ def _met(row: dict) -> str:
 def _bulk_error(call: dict) -> str:
     if call.get("worker_timeout"):
         return f"gunicorn's {GUNICORN_TIMEOUT:.0f} s worker timeout killed the request"
-    return call.get("error") or ""
+    text = call.get("error") or ""
+    if call.get("waited_for_database", 0) >= 1:
+        text = (
+            f"in process, after waiting {call['waited_for_database']:.0f} s for the killed "
+            f"request's statement to end. {text}"
+        )
+    elif "waited_for_database" in call:
+        text = f"in process. {text}"
+    return text.strip()
 
 
 def markdown(http: dict) -> str:
@@ -570,7 +643,7 @@ def markdown(http: dict) -> str:
             "| met | error |",
             "|---|:-:|---:|---:|---:|---:|:-:|---|",
         ]
-        for name in ("dry_run", "add", "remove"):
+        for name in ("dry_run", "add", "add_in_process", "remove", "remove_in_process"):
             call = bulk.get(name)
             if not call:
                 continue

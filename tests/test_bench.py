@@ -163,6 +163,16 @@ def test_the_runner_measures_the_list_page_and_bulk_labels_over_http():
     assert not Execution.objects.filter(labels__has_key=BULK_KEY).exists()
     assert not Label.objects.filter(key=BULK_KEY).exists()
     assert not Change.objects.filter(key=BULK_KEY).exists()
+    # A bulk call that gunicorn's worker timeout kills is repeated in process.
+    from bench.http_pages import _bulk_in_process, bulk_selection
+    from bench.run import bench_user
+
+    _, token = bench_user()
+    selection, matching = bulk_selection()
+    dry = _bulk_in_process(token, {**selection, "add": {BULK_KEY: "x"}, "dry_run": True})
+    assert dry["status"] == 200, dry.get("error")
+    assert dry["matched"] == matching == bulk["matching"]
+    assert not Label.objects.filter(key=BULK_KEY).exists()
     table = markdown({**results, "plans": None})
     assert "List page over HTTP" in table and "| Q1 |" in table and "| dry_run |" in table
     assert json.dumps({k: v for k, v in results.items() if k != "plans"})
