@@ -589,7 +589,7 @@ def _bulk_error(call: dict) -> str:
             f"request's statement to end. {text}"
         )
     elif "waited_for_database" in call:
-        text = f"in process. {text}"
+        text = f"in process (no worker timeout). {text}"
     return text.strip()
 
 
