@@ -72,3 +72,51 @@ def new_page(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+
+
+# axe-core (the npm package) checks pages for WCAG problems. It is not vendored: install it
+# with `npm install axe-core@4` in the repository or in /tmp, or point EXECBOARD_AXE at axe.min.js.
+AXE_CANDIDATES = [
+    os.environ.get("EXECBOARD_AXE", ""),
+    str(Path(__file__).resolve().parents[2] / "node_modules/axe-core/axe.min.js"),
+    "/tmp/node_modules/axe-core/axe.min.js",
+]
+WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    for candidate in AXE_CANDIDATES:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_text(encoding="utf-8")
+    message = "axe-core is missing: npm install axe-core@4 (or set EXECBOARD_AXE)"
+    if os.environ.get("EXECBOARD_REQUIRE_BROWSER") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def axe(axe_source):
+    """``axe(page, tags=WCAG_A_AA)`` → the page's axe-core violations as readable lines
+    (rule, impact, the failing elements); an empty list when the page passes. The script is
+    evaluated through the DevTools protocol, which the page's Content-Security-Policy allows."""
+
+    def check(page, tags=WCAG_A_AA) -> list[str]:
+        if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+            page.evaluate(axe_source)
+        violations = page.evaluate(
+            """tags => axe.run(document, {runOnly: {type: "tag", values: tags},
+                                          resultTypes: ["violations"]})
+                      .then(r => r.violations)""",
+            tags,
+        )
+        return [
+            f"{v['id']} ({v['impact']}): {v['help']} — "
+            + "; ".join(
+                f"{' '.join(n['target'])}: {n.get('failureSummary', '').strip()}"
+                for n in v["nodes"][:5]
+            )
+            for v in violations
+        ]
+
+    return check
