@@ -61,6 +61,10 @@ API_BODIES = {
         "domain": "development",
         "workflow": "w",
     },
+    ("api-execution-bulk-labels", "POST"): lambda d: {
+        "ids": [d.execution.pk],
+        "add": {"reviewed": "yes"},
+    },
     ("api-execution-bulk", "POST"): lambda d: {
         "executions": [{"project": d.alpha.slug, "domain": "development", "workflow": "w"}]
     },

@@ -89,9 +89,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", pageReady);
-  document.addEventListener("htmx:afterSettle", function (event) {
-    // A new listing starts a new selection; new rows (load more, a group) keep it.
-    if (event.target.id === "listing") pageReady(); else updateSelection();
+  document.addEventListener("htmx:afterSettle", function () {
+    // A new listing (a new, unmarked selection form) starts a new selection; new rows (load
+    // more, a group's rows) keep the current one.
+    var form = selectionForm();
+    if (form && form.dataset.matching === undefined) pageReady(); else updateSelection();
   });
 
   function submitOnChange(event) {
