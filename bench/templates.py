@@ -4,6 +4,12 @@ about 1,000 label chips) through the template that renders them, in-process, war
     DJANGO_SETTINGS_MODULE=config.settings python -m bench.templates [--rows 50] [--runs 200]
 
 It needs no database: the rows are built in memory and prepared as the view prepares them.
+``--dtl FILE`` renders the ``rows`` partial of a Django template file instead, compiled once
+as the cached loader keeps it: the same rows written in the Django template language, as they
+were before they moved to Jinja2 (BENCHMARKS.md)::
+
+    git show e46d43f:templates/executions/execution_list.html > /tmp/rows.html
+    python -m bench.templates --dtl /tmp/rows.html
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ def main() -> None:
 
     django.setup()
     from django.http import QueryDict
+    from django.template import Context, engines
     from django.template.loader import render_to_string
     from django.test import RequestFactory
 
@@ -62,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--dtl", metavar="FILE", help="a Django template with a rows partial")
     args = parser.parse_args()
 
     request = RequestFactory().get("/p/project-07/", QueryDict("q=team:team-07"))
@@ -71,19 +79,32 @@ def main() -> None:
     list_view._prepare_rows(rows, state, state.query.expression, "project-07", {})
     chips = sum(len(row.chips) for row in rows)
     context = {"executions": rows, "columns": state.columns, "next_url": None, "more_id": "more"}
-    template = list_view.ROWS_TEMPLATE
-    using = "jinja2" if template.endswith(".jinja") else None
+    if args.dtl:
+        name = f"{args.dtl}#rows (Django template language)"
+        with open(args.dtl) as source:
+            rows_partial = engines["django"].from_string(source.read()).template.extra_data[
+                "partials"
+            ]["rows"]
+
+        def render() -> str:
+            return rows_partial.render(Context(context))
+    else:
+        name = f"{list_view.ROWS_TEMPLATE} (Jinja2)"
+
+        def render() -> str:
+            return render_to_string(list_view.ROWS_TEMPLATE, context, using="jinja2")
+
     for _ in range(10):
-        html = render_to_string(template, context, using=using)
+        html = render()
     times = []
     for _ in range(args.runs):
         started = time.perf_counter()
-        render_to_string(template, context, using=using)
+        render()
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     p95 = times[int(len(times) * 0.95) - 1]
     print(
-        f"{template}: {args.rows} rows, {chips} chips, {len(html):,} bytes; "
+        f"{name}: {args.rows} rows, {chips} chips, {len(html):,} bytes; "
         f"median {statistics.median(times):.2f} ms, p95 {p95:.2f} ms; "
         f"load average {os.getloadavg()[0]:.2f}"
     )

@@ -16,7 +16,6 @@ from typing import Any
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTransform
 
-from executions.labels import LabelError, validate_key
 from executions.models import Execution
 from executions.query import FIELD_SORT_SOURCES, FieldSort, QueryError
 
@@ -104,14 +103,9 @@ def _column(name: str) -> Column:
     try:
         field_sort = FieldSort.parse(name)
     except QueryError as exc:
-        raise QueryError(exc.message.replace("sort_by.key", "columns"), field="columns") from None
+        raise QueryError(f"Column {name!r}: {exc.message}", field="columns") from None
     if field_sort is None:
         raise QueryError(f"Unknown column {name!r}; expected {known}.", field="columns")
-    if field_sort.source == "label":
-        try:
-            validate_key(field_sort.key)
-        except LabelError as exc:
-            raise QueryError(f"Column {name!r}: {exc.message}", field="columns") from None
     return Column(field_sort.name, field_sort.source, field_sort.key)
 
 
@@ -178,11 +172,14 @@ def _cell(row: Execution, column: Column, index: int) -> Cell:
 
 
 def format_number(value: int | float) -> str:
-    """A metric as a table shows it: thousands separated, about four significant digits."""
-    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+    """A metric as a table shows it: thousands separated, about four significant digits, and
+    very large numbers in scientific notation."""
+    if abs(value) >= 1e15:
+        return f"{value:.4g}"
+    if isinstance(value, int) or value.is_integer():
         return f"{int(value):,}"
-    if abs(value) >= 1000:
-        return f"{value:,.1f}"
+    if round(abs(value), 1) >= 1000:
+        return f"{value:,.1f}".removesuffix(".0")
     return f"{value:.4g}"
 
 

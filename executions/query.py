@@ -418,9 +418,9 @@ def or_value(expression: Node | None, index: int, value: str) -> Node | None:
         raise QueryError("Only a key:value filter can be combined with another value.")
     items = term.items if isinstance(term, Or) else (term,)
     new = LabelTerm(key, value)
-    if new not in items:
-        items = (*items, new)
-    return conjunction([*terms[:index], Or(items), *terms[index + 1 :]])
+    if new in items:
+        return expression
+    return conjunction([*terms[:index], Or((*items, new)), *terms[index + 1 :]])
 
 
 def or_key(term: Node) -> str | None:
@@ -801,7 +801,8 @@ def _sort_expression(key: str):
 FIELD_SORT_SOURCES = {"label": "labels", "meta": "user_metadata", "input": "inputs"}
 FIELD_SORT = ("sort_kind", "sort_number", "sort_text")
 MAX_FIELD_KEY_LENGTH = 200
-_FIELD_KEY_RE = re.compile(r"[^\s,\x00-\x1f\x7f]+")
+# Quotes and backslashes are refused: SQLite's JSON paths cannot name such a key.
+_FIELD_KEY_RE = re.compile(r'[^\s,"\\\x00-\x1f\x7f]+')
 
 
 @dataclass(frozen=True)
@@ -821,9 +822,14 @@ class FieldSort:
         if not _FIELD_KEY_RE.fullmatch(key) or len(key) > MAX_FIELD_KEY_LENGTH:
             raise QueryError(
                 f"{source}.<key> needs a key of 1 to {MAX_FIELD_KEY_LENGTH} characters without "
-                f"spaces or commas; got {name!r}.",
+                f"spaces, commas, quotes or backslashes; got {name!r}.",
                 field="sort_by.key",
             )
+        if source == "label":
+            try:
+                validate_key(key)
+            except LabelError as exc:
+                raise QueryError(f"{name}: {exc.message}", field="sort_by.key") from None
         return cls(source, key)
 
     @property

@@ -272,15 +272,16 @@ def sorts_by_its_own_values(api, project, key: str) -> None:
     assert api_ids(api, f"meta.{key}", "DESCENDING", 2) == expected_order(rows, "DESCENDING")
 
 
-@pytest.mark.parametrize("key", ["a'b", "a$b", "a[0]", "ä", "a\\b", "a*", "%s", "a.b.c"])
+@pytest.mark.parametrize("key", ["a'b", "a$b", "a[0]", "ä", "a*", "%s", "a.b.c"])
 def test_keys_with_other_characters_sort_by_their_own_value(api, project, key):
     sorts_by_its_own_values(api, project, key)
 
 
-def test_a_key_with_a_double_quote_sorts_by_its_own_value(api, project):
-    """``meta.a"b`` is accepted as a sort key, so it must sort by that key's values (on SQLite
-    the JSON path ``$."a\\"b"`` matches nothing: every row sorts as missing, by id)."""
-    sorts_by_its_own_values(api, project, 'a"b')
+@pytest.mark.parametrize("key", ['a"b', "a\\b"])
+def test_a_key_with_a_quote_or_a_backslash_is_refused(api, project, key):
+    """SQLite's JSON paths cannot name such a key, so no database is asked to: a 400."""
+    error = error_of(api.get(API, {"project": "nlp", "sort_by.key": f"meta.{key}"}))
+    assert error["field"] == "sort_by.key"
 
 
 # --- the list page ---------------------------------------------------------------------------
@@ -378,7 +379,7 @@ def test_a_bad_sort_key_is_an_inline_error_on_the_page(client_for, project, key)
 def test_a_label_sort_key_must_be_a_valid_label_key(api, project):
     """``label.<key>`` names a label: a key no label can have is refused, not silently an
     empty sort."""
-    for key in ("label.-bad", "label.a/b", "label.x_"):
+    for key in ("label.-bad", "label./b", "label.x_"):
         error = error_of(api.get(API, {"project": "nlp", "sort_by.key": key}))
         assert error["field"] == "sort_by.key", key
 
