@@ -94,5 +94,5 @@ def test_a_release_qualifier_ignores_build_metadata_like_the_registry(api, runs)
 def test_the_list_page_shows_release_badges_and_filters_by_stage(client, editor, runs):
     client.force_login(editor)
     html = client.get("/p/nlp/", {"q": "@stage:prod"}).content.decode()
-    assert 'title="Released as nn@v1.0.0"' in html
+    assert '<span class="release-badge">nn@v1.0.0</span>' in html
     assert "nn@v1.1.0" not in html
