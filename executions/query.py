@@ -176,9 +176,13 @@ def _unquote(raw: str) -> str:
     return raw
 
 
+_NEEDS_QUOTES = re.compile(r'[\s()"\\]')
+_KEYWORDS = frozenset({"and", "or", "not"})
+
+
 def _quote(value: str) -> str:
     """A value as it must be written in an expression (quoted when a bare word would not do)."""
-    if value and not re.search(r'[\s()"\\]', value) and value.lower() not in ("and", "or", "not"):
+    if value and not _NEEDS_QUOTES.search(value) and value.lower() not in _KEYWORDS:
         return value
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -437,8 +441,13 @@ def or_key(term: Node) -> str | None:
 def term_adder(expression: Node | None) -> Callable[[Node], str]:
     """``text(term)``: the text of ``add_term(expression, term)`` for a term not yet ANDed,
     with the expression written once for the many terms of a page (its label chips)."""
-    prefix = "".join(f"{and_operand_text(term)} and " for term in conjuncts(expression))
+    prefix = and_prefix(expression)
     return lambda term: prefix + and_operand_text(term)
+
+
+def and_prefix(expression: Node | None) -> str:
+    """What comes before a term ANDed to the expression: ``"a and b and "`` (or nothing)."""
+    return "".join(f"{and_operand_text(term)} and " for term in conjuncts(expression))
 
 
 def _terms_with(expression: Node | None, index: int) -> list[Node]:

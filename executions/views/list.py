@@ -48,6 +48,7 @@ from executions.query import (
     Node,
     Not,
     QueryError,
+    and_prefix,
     conjunction,
     conjuncts,
     label_keys,
@@ -59,7 +60,6 @@ from executions.query import (
     or_value,
     page_groups,
     remove_term,
-    term_adder,
     to_text,
     with_children,
 )
@@ -125,19 +125,25 @@ class Links:
         encoded = self._changed(changes).urlencode()
         return f"{path or self.path}?{encoded}" if encoded else (path or self.path)
 
-    def q_urls(self, **changes: str | list[str] | None) -> Callable[[str], str]:
-        """``url(q)``: the same URL as ``self.url(q=q, **changes)``, for the many values of
-        ``q`` of a page (its label chips, its groups) with the rest of the state encoded
-        once."""
+    def q_urls(
+        self, *, prefix: str = "", relative: bool = False, **changes: str | list[str] | None
+    ) -> Callable[[str], str]:
+        """``url(q)``: the same URL as ``self.url(q=prefix + q, **changes)`` (``?…`` alone,
+        when ``relative``), for the many values of ``q`` of a page (its label chips, its
+        groups) with the rest of the state and the ``prefix`` of ``q`` encoded once."""
         params = self._changed(changes)
         params["q"] = ""  # q keeps its place among the parameters (or comes last)
         pairs = list(params.lists())
         at = [name for name, _ in pairs].index("q")
         head, tail = _encoded(pairs[:at]), _encoded(pairs[at + 1 :])
+        path = "" if relative else self.path
+        start = f"{path}?{head}&q=" if head else f"{path}?q="
+        start += _quote_plus(prefix)
+        end = f"&{tail}" if tail else ""
+        bare = f"{path}?{head}{end}" if head else (f"{path}?{tail}" if tail else path or "?")
 
         def url(q: str) -> str:
-            encoded = "&".join(part for part in (head, q and f"q={_quote_plus(q)}", tail) if part)
-            return f"{self.path}?{encoded}" if encoded else self.path
+            return start + _quote_plus(q) + end if prefix or q else bare
 
         return url
 
@@ -200,14 +206,14 @@ def _label_chips(links: Links, expression: Node | None) -> Callable[[str, str], 
     """``chip(key, value)``, made once per page and remembered per label: rows repeat
     labels (team:nlp on many rows), and a chip's URL holds the whole expression."""
     active = set(conjuncts(expression))
-    adding, url = term_adder(expression), links.q_urls()
+    url = links.q_urls(prefix=and_prefix(expression), relative=True)
     made: dict[tuple[str, str], LabelChip] = {}
 
     def chip(key: str, value: str) -> LabelChip:
         found = made.get((key, value))
         if found is None:
             term = LabelTerm(key, value)
-            found = LabelChip(key, value, None if term in active else url(adding(term)))
+            found = LabelChip(key, value, None if term in active else url(to_text(term)))
             made[key, value] = found
         return found
 
