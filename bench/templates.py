@@ -82,9 +82,9 @@ def main() -> None:
     if args.dtl:
         name = f"{args.dtl}#rows (Django template language)"
         with open(args.dtl) as source:
-            rows_partial = engines["django"].from_string(source.read()).template.extra_data[
-                "partials"
-            ]["rows"]
+            rows_partial = (
+                engines["django"].from_string(source.read()).template.extra_data["partials"]["rows"]
+            )
 
         def render() -> str:
             return rows_partial.render(Context(context))

@@ -326,17 +326,9 @@ def _write(relabelled: Sequence[_Relabelled], changes: LabelChanges, by: str) ->
     )
     Change.objects.bulk_create(
         (
-            Change(
-                execution_id=item.id,
-                at=now,
-                by=by,
-                field=Change.Field.LABEL,
-                key=key,
-                old=old,
-                new=new,
-            )
+            change
             for item in relabelled
-            for key, old, new in item.changes
+            for change in Change.of_labels(item.id, by=by, at=now, changes=item.changes)
         ),
         batch_size=BATCH,
     )

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import secrets
 import string
+from collections.abc import Iterable
 
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -249,6 +250,30 @@ class Change(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field} {self.key} by {self.by}"
+
+    @classmethod
+    def of_labels(
+        cls,
+        execution_id: str,
+        *,
+        by: str,
+        at,
+        changes: Iterable[tuple[str, str | None, str | None]],
+    ) -> list[Change]:
+        """History entries of label changes ``(key, old, new)`` of one execution (None: the
+        label was absent, or removed)."""
+        return [
+            cls(
+                execution_id=execution_id,
+                at=at,
+                by=by,
+                field=cls.Field.LABEL,
+                key=key,
+                old=old,
+                new=new,
+            )
+            for key, old, new in changes
+        ]
 
 
 class Release(models.Model):

@@ -526,18 +526,7 @@ def labels_update(
         execution.labels = updated
         execution.save(update_fields=["labels"])
         now = timezone.now()
-        Change.objects.bulk_create(
-            Change(
-                execution=execution,
-                at=now,
-                by=by,
-                field=Change.Field.LABEL,
-                key=key,
-                old=old,
-                new=new,
-            )
-            for key, old, new in changes
-        )
+        Change.objects.bulk_create(Change.of_labels(execution.pk, by=by, at=now, changes=changes))
     return execution
 
 
