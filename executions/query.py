@@ -26,7 +26,7 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -438,15 +438,10 @@ def or_key(term: Node) -> str | None:
     return None
 
 
-def term_adder(expression: Node | None) -> Callable[[Node], str]:
-    """``text(term)``: the text of ``add_term(expression, term)`` for a term not yet ANDed,
-    with the expression written once for the many terms of a page (its label chips)."""
-    prefix = and_prefix(expression)
-    return lambda term: prefix + and_operand_text(term)
-
-
 def and_prefix(expression: Node | None) -> str:
-    """What comes before a term ANDed to the expression: ``"a and b and "`` (or nothing)."""
+    """What comes before a term ANDed to the expression: ``"a and b and "`` (or nothing).
+    ``and_prefix(e) + and_operand_text(t)`` is the text of ``add_term(e, t)`` for a term not
+    yet ANDed, with the expression written once for a page's many label chips."""
     return "".join(f"{and_operand_text(term)} and " for term in conjuncts(expression))
 
 

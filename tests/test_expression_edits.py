@@ -1,5 +1,5 @@
 """Editing a parsed label expression (issue 12): ``add_term``, ``remove_term``,
-``negate_term``, ``or_value`` and ``term_adder``, as properties against the grammar
+``negate_term``, ``or_value`` and ``and_prefix``, as properties against the grammar
 (``parse_expression`` / ``to_text``) and as plain examples.
 
 Trees compared with ``==`` are canonical ones (what ``parse_expression`` returns: no And
@@ -25,13 +25,14 @@ from executions.query import (
     Or,
     QueryError,
     add_term,
+    and_operand_text,
+    and_prefix,
     conjuncts,
     negate_term,
     or_key,
     or_value,
     parse_expression,
     remove_term,
-    term_adder,
     to_text,
 )
 from tests.test_query_properties import KEYS, PHASES, USERS, VALUES, WORKFLOWS, evaluate
@@ -181,38 +182,43 @@ def test_an_added_term_narrows_the_expression_by_that_term(expression, term, row
         assert evaluate(add_term(expression, term), row) == (before and evaluate(term, row))
 
 
-# --- properties: term_adder ------------------------------------------------------------------
+# --- properties: the text of a chip's link (and_prefix) -------------------------------------
 
 
 @PROPERTY
 @given(expression=any_expressions, term=label_terms | st.builds(Not, label_terms))
-def test_term_adder_writes_the_text_of_add_term(expression, term):
+def test_a_chips_text_is_the_text_of_add_term(expression, term):
     assume(term not in conjuncts(expression))
-    assert term_adder(expression)(term) == to_text(add_term(expression, term))
+    assert added_text(expression, term) == to_text(add_term(expression, term))
     base = canonical(expression)
     assume(term not in conjuncts(base))
-    text = term_adder(base)(term)
+    text = added_text(base, term)
     assert text == to_text(add_term(base, term))
     assert parse_expression(text) == add_term(base, term)
 
 
 @PROPERTY
 @given(expression=any_expressions, term=added_terms)
-def test_term_adder_means_add_term_for_any_term(expression, term):
-    """For an OR added to no expression term_adder keeps its parentheses, ``(a or b)``,
+def test_a_chips_text_means_add_term_for_any_term(expression, term):
+    """For an OR added to no expression the chip's text keeps its parentheses, ``(a or b)``,
     where ``to_text`` writes ``a or b``: the same tree."""
     base = canonical(expression)
     assume(term not in conjuncts(base))
-    assert parse_expression(term_adder(base)(term)) == add_term(base, term)
+    assert parse_expression(added_text(base, term)) == add_term(base, term)
 
 
 @PROPERTY
 @given(expression=any_expressions, terms=st.lists(chip_terms, min_size=1, max_size=5))
-def test_one_term_adder_serves_many_terms(expression, terms):
-    adding = term_adder(expression)
+def test_one_prefix_serves_many_terms(expression, terms):
+    prefix = and_prefix(expression)
     for term in terms:
         if term not in conjuncts(expression):
-            assert adding(term) == to_text(add_term(expression, term))
+            assert prefix + and_operand_text(term) == to_text(add_term(expression, term))
+
+
+def added_text(expression, term) -> str:
+    """The text the page writes into a chip's link: the expression's prefix, then the term."""
+    return and_prefix(expression) + and_operand_text(term)
 
 
 # --- properties: remove_term -----------------------------------------------------------------
@@ -353,7 +359,7 @@ T = LabelTerm
 
 def test_adding_to_an_empty_expression_gives_the_term_alone():
     assert add_term(None, T("team", "nlp")) == T("team", "nlp")
-    assert term_adder(None)(T("team", "nlp")) == "team:nlp"
+    assert added_text(None, T("team", "nlp")) == "team:nlp"
 
 
 def test_adding_to_a_single_term_makes_an_and_of_two():
@@ -366,7 +372,7 @@ def test_adding_to_an_or_keeps_the_or_in_parentheses():
     expression = parse_expression("team:a or team:b")
     added = add_term(expression, T("model", "bert"))
     assert to_text(added) == "(team:a or team:b) and model:bert"
-    assert term_adder(expression)(T("model", "bert")) == "(team:a or team:b) and model:bert"
+    assert added_text(expression, T("model", "bert")) == "(team:a or team:b) and model:bert"
 
 
 def test_adding_a_term_that_is_already_anded_changes_nothing():
@@ -492,7 +498,9 @@ def test_or_value_on_a_chip_that_no_longer_exists_is_a_400():
         or_value(None, 0, "b")
 
 
-def test_term_adder_writes_the_expression_once_for_many_chips():
-    adding = term_adder(parse_expression("team:nlp and (model:a or model:b)"))
-    assert adding(T("gpu", "a100")) == "team:nlp and (model:a or model:b) and gpu:a100"
-    assert adding(T("note", "x y")) == 'team:nlp and (model:a or model:b) and note:"x y"'
+def test_a_chips_prefix_is_the_expression_written_once_for_many_chips():
+    expression = parse_expression("team:nlp and (model:a or model:b)")
+    assert and_prefix(expression) == "team:nlp and (model:a or model:b) and "
+    assert added_text(expression, T("note", "x y")) == (
+        'team:nlp and (model:a or model:b) and note:"x y"'
+    )

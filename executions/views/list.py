@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import reduce
 from urllib.parse import quote, quote_plus
 
 from django.conf import settings
@@ -48,6 +49,7 @@ from executions.query import (
     Node,
     Not,
     QueryError,
+    add_term,
     and_prefix,
     conjunction,
     conjuncts,
@@ -295,7 +297,6 @@ def _decorate_groups(groups: list[Group], links: Links, expression: Node | None,
     """Each group's URL of its rows (htmx) and of its own filtered list, and the id of the
     table body its rows go to (``target``)."""
     rows_url, list_url = links.q_urls(), links.q_urls(group_by=None)
-    terms = conjuncts(expression)
 
     def decorate(groups: list[Group], target: str) -> None:
         for index, group in enumerate(groups, start=1):
@@ -304,7 +305,7 @@ def _decorate_groups(groups: list[Group], links: Links, expression: Node | None,
                 LabelTerm(key, value) if value is not None else Not(LabelTerm(key))
                 for key, value in zip(keys, group.values, strict=False)
             ]
-            q = to_text(conjunction([*terms, *group_terms]))
+            q = to_text(reduce(add_term, group_terms, expression))
             # The rows URL (it has group_by, so a "?") says how many of its terms select the
             # group, so that the rows' chips add to the page's filter, not the group's.
             group.rows_url = f"{rows_url(q)}&{GROUP_TERMS}={len(group_terms)}"
