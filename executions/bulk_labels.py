@@ -382,6 +382,10 @@ def _write_postgresql(
                 "ORDER BY execution.project_id, new.key, new.value, execution.created_at DESC",
                 [list(changes.add), list(changes.add.values()), ids],
             )
+        # The GIN index takes the new labels into its pending list and leaves merging them to
+        # (auto)vacuum: at the default 4 MB the list is merged several times within this
+        # statement, which was most of its time at 10,000 executions.
+        cursor.execute("SET LOCAL gin_pending_list_limit = '64MB'")
         cursor.execute(
             f"UPDATE {executions} SET labels = (labels - %s::text[]) || %s::jsonb "
             "WHERE id = ANY(%s)",
